@@ -1,0 +1,525 @@
+"""Shard real genomes into tokenized, zstd-compressed, streamable datasets, one per vocabulary.
+
+    python data_prep/shard.py [--fasta F.fa[.gz] ...] --out DIR [--vocab char,kmer6-overlap,...]
+    python data_prep/shard.py verify DIR
+
+Every vocabulary gets exactly the same base windows, in the same order. The output is
+deterministic: the same inputs and seed give byte-identical shards and manifest (timestamps aside)
+for any ``--workers``. It is crash-safe: everything is written into a hidden sibling
+``.DIR.partial`` and renamed into place at the end, so a killed run leaves no half dataset behind
+and a rerun starts clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data_prep import __version__
+from data_prep.fasta import FastaError, FileStats, read_fasta, sha256_file
+from data_prep.sources import DEMO_CORPUS, SourceError, resolve
+from data_prep.vocab import (
+    BASES_ARRAY,
+    UNK_ID,
+    Vocab,
+    VocabError,
+    VocabSpec,
+    build_vocab,
+    load_vocab,
+)
+from data_prep.windows import SPLITS, RecordWindows, SplitCounts, WindowConfig, record_windows
+from data_prep.writers import make_sink
+
+DEFAULT_VOCABS = "char,kmer6-overlap,kmer6-disjoint,bpe-4096"
+
+
+class ShardError(RuntimeError):
+    """A sharding run that cannot proceed; the message says why and what to do."""
+
+
+@dataclass
+class ShardConfig:
+    """Everything that determines a shard directory's contents (saved in the manifest)."""
+
+    out: Path
+    inputs: list[str] = field(default_factory=lambda: list(DEMO_CORPUS))
+    vocabs: list[str] = field(default_factory=lambda: DEFAULT_VOCABS.split(","))
+    windows: WindowConfig = field(default_factory=WindowConfig)
+    seed: int = 0
+    workers: int = 1
+    fmt: str = "mds"
+    overwrite: bool = False
+    bpe_train_bases: int = 50_000_000
+    chunk_windows: int = 512
+    progress: bool = True
+
+    def params(self) -> dict:
+        """The parameters that define the data (not how fast it was made: workers, progress)."""
+        return {
+            "inputs": self.inputs,
+            "vocabs": self.vocabs,
+            **asdict(self.windows),
+            "seed": self.seed,
+            "format": self.fmt,
+            "bpe_train_bases": self.bpe_train_bases,
+        }
+
+
+def _records(paths: list[Path], stats: list[FileStats]) -> Iterator:
+    """All records of all inputs, rejecting a record name that occurs in two files."""
+    seen: dict[str, str] = {}
+    for path, st in zip(paths, stats, strict=True):
+        for rec in read_fasta(path, st):
+            if rec.name in seen:
+                raise ShardError(
+                    f"{path}:{rec.header_line}: record '{rec.name}' also occurs in {seen[rec.name]}; "
+                    "record names must be unique across inputs: rename one"
+                )
+            seen[rec.name] = str(path)
+            yield rec
+
+
+def _bpe_texts(paths: list[Path], cfg: ShardConfig) -> list[str]:
+    """Train-split windows for BPE training: all, or a seeded reservoir sample of the budget."""
+    cap = max(1, cfg.bpe_train_bases // cfg.windows.window)
+    rng = np.random.default_rng(cfg.seed)
+    sample: list[str] = []
+    seen = 0
+    counts = {s: SplitCounts() for s in SPLITS}
+    stats = [FileStats(str(p)) for p in paths]
+    for rec in _records(paths, stats):
+        for rw in record_windows(rec, cfg.windows, counts):
+            if rw.split != "train":
+                continue
+            for row in rw.codes:
+                text = BASES_ARRAY[row].tobytes().decode()
+                if len(sample) < cap:
+                    sample.append(text)
+                else:
+                    j = int(rng.integers(0, seen + 1))
+                    if j < cap:
+                        sample[j] = text
+                seen += 1
+    if not sample:
+        raise ShardError("no train windows to learn BPE from: lower --window or add sequence")
+    return sample
+
+
+_WORKER_VOCABS: list[Vocab] = []
+
+
+def _init_worker(vocab_dirs: list[str]) -> None:
+    _WORKER_VOCABS[:] = [load_vocab(d) for d in vocab_dirs]
+
+
+def _encode_job(codes: np.ndarray) -> list[list[np.ndarray]]:
+    """Encode one chunk of windows ([n, window] base codes) in every vocabulary."""
+    out = []
+    for v in _WORKER_VOCABS:
+        if v.family == "bpe":
+            out.append(v.encode_batch([BASES_ARRAY[r].tobytes().decode() for r in codes]))
+        else:
+            out.append([v.encode(r) for r in codes])
+    return out
+
+
+def _chunks(paths: list[Path], stats: list[FileStats], cfg: ShardConfig, counts) -> Iterator:
+    for rec in _records(paths, stats):
+        for rw in record_windows(rec, cfg.windows, counts):
+            for i in range(0, rw.starts.size, cfg.chunk_windows):
+                sl = slice(i, i + cfg.chunk_windows)
+                yield RecordWindows(
+                    rw.split, rw.record, rw.starts[sl], rw.codes[sl], rw.repeat_frac[sl]
+                )
+
+
+def _run_jobs(jobs: Iterator[RecordWindows], workers: int, vocab_dirs: list[str]) -> Iterator:
+    """(chunk, encodings) in input order; with workers, a bounded number of chunks in flight."""
+    if workers <= 1:
+        _init_worker(vocab_dirs)
+        for rw in jobs:
+            yield rw, _encode_job(rw.codes)
+        return
+    with mp.get_context("spawn").Pool(workers, _init_worker, (vocab_dirs,)) as pool:
+        inflight: deque = deque()
+        for rw in jobs:
+            inflight.append((rw, pool.apply_async(_encode_job, (rw.codes,))))
+            if len(inflight) >= 3 * workers:
+                done, res = inflight.popleft()
+                yield done, res.get()
+        while inflight:
+            done, res = inflight.popleft()
+            yield done, res.get()
+
+
+def _file_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def run_shard(cfg: ShardConfig) -> dict:
+    """Shard ``cfg.inputs`` into ``cfg.out``; returns the manifest."""
+    specs = [VocabSpec.parse(v) for v in cfg.vocabs]
+    if len(set(cfg.vocabs)) != len(cfg.vocabs):
+        raise ShardError(f"--vocab lists a vocabulary twice: {','.join(cfg.vocabs)}")
+    if cfg.fmt not in ("mds", "webdataset"):
+        raise ShardError(f"--format {cfg.fmt}: use mds or webdataset")
+    out = cfg.out
+    if out.exists() and not cfg.overwrite:
+        raise ShardError(f"{out} exists: pass --overwrite to replace it, or choose another --out")
+    paths = [resolve(i) for i in cfg.inputs]
+    tmp = out.parent / f".{out.name}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)  # left by a killed run: restart from scratch
+    tmp.mkdir(parents=True)
+
+    bpe_texts = _bpe_texts(paths, cfg) if any(s.family == "bpe" for s in specs) else None
+    vocabs = [build_vocab(s.name, cfg.windows.window, bpe_texts) for s in specs]
+    del bpe_texts
+    vocab_dirs = []
+    for v in vocabs:
+        d = tmp / v.name / "tokenizer"
+        v.save(d)
+        vocab_dirs.append(str(d))
+
+    sinks = {
+        (v.name, s): make_sink(cfg.fmt, tmp / v.name / s, v.dtype) for v in vocabs for s in SPLITS
+    }
+    tokens = {(v.name, s): 0 for v in vocabs for s in SPLITS}
+    unk = {(v.name, s): 0 for v in vocabs for s in SPLITS}
+    max_tokens = {v.name: 0 for v in vocabs}
+    counts = {s: SplitCounts() for s in SPLITS}
+    stats = [FileStats(str(p)) for p in paths]
+    t0 = time.perf_counter()
+    progress = _Progress(cfg.progress)
+
+    jobs = _chunks(paths, stats, cfg, counts)
+    try:
+        for rw, encoded in _run_jobs(jobs, cfg.workers, vocab_dirs):
+            for v, ids_list in zip(vocabs, encoded, strict=True):
+                sink, key = sinks[(v.name, rw.split)], (v.name, rw.split)
+                for ids, start, rep in zip(ids_list, rw.starts, rw.repeat_frac, strict=True):
+                    sink.write(ids, rw.record, int(start), float(rep))
+                    tokens[key] += ids.size
+                    unk[key] += int((ids == UNK_ID).sum())
+                    max_tokens[v.name] = max(max_tokens[v.name], ids.size)
+            progress.update(
+                rw.starts.size, rw.starts.size * cfg.windows.window, time.perf_counter() - t0
+            )
+    finally:
+        progress.close()
+    for sink in sinks.values():
+        sink.finish()
+
+    missing = set(cfg.windows.val_records) - set(counts["val"].record_names)
+    if missing:
+        raise ShardError(
+            f"--val-records names records not in the inputs: {', '.join(sorted(missing))}"
+        )
+    if counts["train"].windows == 0:
+        raise ShardError("no train windows were produced: lower --window or --val-fraction")
+
+    manifest = _manifest(cfg, paths, stats, counts, vocabs, tokens, unk, max_tokens, tmp)
+    manifest["run"] = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "elapsed_s": round(time.perf_counter() - t0, 3),
+        "workers": cfg.workers,
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _commit(tmp, out)
+    return manifest
+
+
+def _manifest(cfg, paths, stats, counts, vocabs, tokens, unk, max_tokens, root: Path) -> dict:
+    sources = []
+    for arg, path, st in zip(cfg.inputs, paths, stats, strict=True):
+        sources.append(
+            {
+                "input": arg,
+                "file": path.name,
+                "sha256": sha256_file(path),
+                "bytes": st.bytes,
+                "records": st.records,
+                "bases": st.bases,
+                "n_bases": st.n_bases,
+                "iupac_bases": st.iupac_bases,
+                "lowercase_bases": st.lower_bases,
+                "record_lengths": st.record_lengths,
+                "empty_records": st.empty_records,
+                "crlf_lines": st.crlf_lines,
+                "blank_lines": st.blank_lines,
+            }
+        )
+    vocab_entries = {}
+    for v in vocabs:
+        vroot = root / v.name
+        entry = {
+            "name": v.name,
+            "family": v.family,
+            "k": v.k,
+            "size": v.size,
+            "dtype": v.dtype.name,
+            "max_tokens": max_tokens[v.name],
+            "tokenizer_sha256": v.sha256(),
+            "splits": {
+                s: {"tokens": tokens[(v.name, s)], "unk_tokens": unk[(v.name, s)]} for s in SPLITS
+            },
+        }
+        (vroot / "vocab.json").write_text(json.dumps(entry, indent=2) + "\n")
+        entry["files"] = _file_hashes(vroot)
+        vocab_entries[v.name] = entry
+    split_counts = {}
+    for s in SPLITS:
+        c = asdict(counts[s])
+        c["record_names"] = sorted(set(c["record_names"]))
+        split_counts[s] = c
+    return {
+        "dnapt_version": __version__,
+        "params": cfg.params(),
+        "sources": sources,
+        "splits": split_counts,
+        "vocabs": vocab_entries,
+    }
+
+
+def _commit(tmp: Path, out: Path) -> None:
+    """Move the finished dataset into place; an old one is replaced only after success."""
+    old = out.parent / f".{out.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+class _Progress:
+    """A rich progress line: bases, windows, Mb/s (silent when disabled or not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._p = None
+        if enabled:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                transient=False,
+            )
+            self._p.start()
+            self._task = self._p.add_task("sharding")
+        self.windows = 0
+        self.bases = 0
+
+    def update(self, windows: int, bases: int, elapsed: float) -> None:
+        self.windows += windows
+        self.bases += bases
+        if self._p is not None:
+            rate = self.bases / 1e6 / max(elapsed, 1e-9)
+            self._p.update(
+                self._task,
+                description=f"sharding: {self.bases / 1e6:,.1f} Mb, {self.windows:,} windows, "
+                f"{rate:,.1f} Mb/s",
+            )
+
+    def close(self) -> None:
+        if self._p is not None:
+            self._p.stop()
+
+
+def print_summary(manifest: dict, out: Path) -> None:
+    """A rich table of what was written, per vocabulary and split."""
+    from rich.console import Console
+    from rich.table import Table
+
+    sp = manifest["splits"]
+    table = Table(title=f"dnapt shards: {out}")
+    for col in (
+        "vocab",
+        "size",
+        "train windows",
+        "val windows",
+        "train tokens",
+        "val tokens",
+        "bases/token",
+        "max tokens",
+        "MB on disk",
+    ):
+        table.add_column(col, justify="right" if col != "vocab" else "left")
+    for name, v in manifest["vocabs"].items():
+        mb = sum((out / name / f).stat().st_size for f in v["files"]) / 1e6
+        tr = v["splits"]["train"]["tokens"]
+        table.add_row(
+            name,
+            str(v["size"]),
+            f"{sp['train']['windows']:,}",
+            f"{sp['val']['windows']:,}",
+            f"{tr:,}",
+            f"{v['splits']['val']['tokens']:,}",
+            f"{sp['train']['bases'] / max(tr, 1):.2f}",
+            str(v["max_tokens"]),
+            f"{mb:.1f}",
+        )
+    console = Console()
+    console.print(table)
+    dropped = sp["train"]["dropped_n_windows"] + sp["val"]["dropped_n_windows"]
+    iupac = sum(s["iupac_bases"] for s in manifest["sources"])
+    console.print(
+        f"records train/val: {sp['train']['records']}/{sp['val']['records']}; windows dropped "
+        f"for N: {dropped:,}; IUPAC bases mapped to N: {iupac:,}; "
+        f"elapsed {manifest['run']['elapsed_s']:.1f} s"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python data_prep/shard.py",
+        description="Shard FASTA genomes into tokenized, zstd-compressed MDS datasets, one per "
+        "vocabulary, over identical base windows. 'python data_prep/shard.py verify DIR' checks "
+        "a finished directory.",
+    )
+    p.add_argument(
+        "--fasta",
+        nargs="+",
+        action="extend",
+        metavar="F",
+        help="FASTA files (plain, gzip or BGZF) or registry names; default: the demo "
+        f"corpus ({', '.join(DEMO_CORPUS)})",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output directory (must not exist unless --overwrite)",
+    )
+    p.add_argument(
+        "--vocab",
+        default=DEFAULT_VOCABS,
+        help="comma-separated vocabularies: char, "
+        "kmer<K>-overlap, kmer<K>-disjoint (K=3..6), bpe-<size> (default: %(default)s)",
+    )
+    p.add_argument(
+        "--window", type=int, default=1024, help="window length in bases (default: 1024)"
+    )
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="distance between window starts in "
+        "bases (default: the window length, i.e. no overlap)",
+    )
+    p.add_argument(
+        "--val-records",
+        default="",
+        help="comma-separated record names held out whole "
+        "as validation (then no tail split is made)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="validation = this contiguous "
+        "tail fraction of every record (default 0.05; not with --val-records)",
+    )
+    p.add_argument(
+        "--max-n-frac",
+        type=float,
+        default=0.0,
+        help="drop windows with a larger "
+        "share of N (default 0.0: no N at all); dropped windows are counted",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="tokenizer processes; the output is identical for any value (default: 1)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for the BPE training sample (default 0)"
+    )
+    p.add_argument(
+        "--bpe-train-bases",
+        type=int,
+        default=50_000_000,
+        help="cap on train bases sampled to learn BPE (default: 50,000,000)",
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("mds", "webdataset"),
+        default="mds",
+        help="mds (default; what the trainer streams) or webdataset tar shards",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
+    p.add_argument("--no-progress", action="store_true", help="no progress line or summary table")
+    return p
+
+
+def config_from_args(a: argparse.Namespace) -> ShardConfig:
+    val_records = tuple(r for r in a.val_records.split(",") if r)
+    if val_records and a.val_fraction is not None:
+        raise ShardError("--val-records and --val-fraction are exclusive: choose one split")
+    try:
+        windows = WindowConfig(
+            window=a.window,
+            stride=a.stride if a.stride is not None else a.window,
+            val_records=val_records,
+            val_fraction=0.0
+            if val_records
+            else (0.05 if a.val_fraction is None else a.val_fraction),
+            max_n_frac=a.max_n_frac,
+        )
+    except ValueError as e:
+        raise ShardError(str(e)) from None
+    return ShardConfig(
+        out=a.out,
+        # Paths are stored absolute so `verify` can find the sources from any directory.
+        inputs=[str(Path(f).resolve()) if Path(f).is_file() else f for f in a.fasta]
+        if a.fasta
+        else list(DEMO_CORPUS),
+        vocabs=[v for v in a.vocab.split(",") if v],
+        windows=windows,
+        seed=a.seed,
+        workers=max(1, a.workers),
+        fmt=a.fmt,
+        overwrite=a.overwrite,
+        bpe_train_bases=a.bpe_train_bases,
+        progress=not a.no_progress,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if argv[:1] == ["verify"]:
+        from data_prep.verify import main as verify_main
+
+        return verify_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+        manifest = run_shard(cfg)
+    except (ShardError, FastaError, SourceError, VocabError) as e:
+        print(f"shard: error: {e}", file=sys.stderr)
+        return 2
+    if cfg.progress:
+        print_summary(manifest, cfg.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

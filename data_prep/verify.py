@@ -1,0 +1,168 @@
+"""``python data_prep/shard.py verify DIR``: prove a shard directory is intact and faithful.
+
+Checks, each failing with a precise message: every file's sha256 against the manifest (a flipped
+byte is caught), sample and token counts per vocabulary and split, identical windows across
+vocabularies, train/val disjointness in bases, and a decode of sampled windows of every char and
+k-mer vocabulary back to bases compared with the source FASTA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from data_prep.fasta import FastaError, read_fasta, sha256_file
+from data_prep.sources import SourceError, resolve
+from data_prep.vocab import BASES_ARRAY, load_vocab
+from data_prep.windows import SPLITS
+from data_prep.writers import read_split
+
+
+class VerifyError(RuntimeError):
+    """The directory does not match its manifest or its sources."""
+
+
+def _check_files(root: Path, manifest: dict) -> None:
+    for name, entry in manifest["vocabs"].items():
+        for rel, digest in entry["files"].items():
+            path = root / name / rel
+            if not path.is_file():
+                raise VerifyError(f"{path}: listed in manifest.json but missing")
+            if sha256_file(path) != digest:
+                raise VerifyError(
+                    f"{path}: sha256 differs from manifest.json (corrupt or modified); "
+                    "re-run data_prep/shard.py with --overwrite"
+                )
+
+
+def _windows(root: Path, manifest: dict) -> dict[str, dict[str, list]]:
+    """Per vocab and split: (record, start, ids) of every sample; checks counts on the way."""
+    fmt = manifest["params"]["format"]
+    out: dict[str, dict[str, list]] = {}
+    for name, entry in manifest["vocabs"].items():
+        out[name] = {}
+        for split in SPLITS:
+            rows = [
+                (s["record"], int(s["start"]), np.asarray(s["input_ids"]))
+                for s in read_split(root / name / split, fmt)
+            ]
+            want = manifest["splits"][split]["windows"]
+            if len(rows) != want:
+                raise VerifyError(f"{name}/{split}: {len(rows)} samples, manifest says {want}")
+            ntok = sum(r[2].size for r in rows)
+            if ntok != entry["splits"][split]["tokens"]:
+                raise VerifyError(
+                    f"{name}/{split}: {ntok} tokens, manifest says {entry['splits'][split]['tokens']}"
+                )
+            out[name][split] = rows
+    return out
+
+
+def _check_same_windows(data: dict[str, dict[str, list]]) -> None:
+    names = list(data)
+    for split in SPLITS:
+        ref = [(r, s) for r, s, _ in data[names[0]][split]]
+        for other in names[1:]:
+            if [(r, s) for r, s, _ in data[other][split]] != ref:
+                raise VerifyError(f"{other}/{split}: windows differ from {names[0]}/{split}")
+
+
+def _check_disjoint(rows: dict[str, list], window: int) -> None:
+    spans: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"train": [], "val": []})
+    for split in SPLITS:
+        for rec, start, _ in rows[split]:
+            spans[rec][split].append(start)
+    for rec, sp in spans.items():
+        if not sp["train"] or not sp["val"]:
+            continue
+        tr, va = np.sort(sp["train"]), np.sort(sp["val"])
+        # any val window [v, v+w) overlapping a train window [t, t+w) <=> |t - v| < w
+        pos = np.searchsorted(tr, va)
+        for p, v in zip(pos, va, strict=True):
+            near = tr[max(0, p - 1) : p + 1]
+            if near.size and np.abs(near - v).min() < window:
+                raise VerifyError(f"record {rec}: val window at {v} overlaps a train window")
+
+
+def _check_decode(root: Path, manifest: dict, data: dict, samples: int, seed: int) -> int:
+    window = manifest["params"]["window"]
+    wanted: dict[str, list[tuple[str, int, int]]] = defaultdict(
+        list
+    )  # record -> (split, idx, start)
+    rng = np.random.default_rng(seed)
+    first = next(iter(data))
+    for split in SPLITS:
+        rows = data[first][split]
+        for i in rng.choice(len(rows), size=min(samples, len(rows)), replace=False):
+            wanted[rows[i][0]].append((split, int(i), rows[i][1]))
+    vocabs = {n: load_vocab(root / n) for n in data}
+    checked = 0
+    for src in manifest["sources"]:
+        for rec in read_fasta(resolve(src["input"])):
+            for split, i, start in wanted.get(rec.name, []):
+                truth = BASES_ARRAY[rec.codes[start : start + window]].tobytes().decode()
+                for name, v in vocabs.items():
+                    got = v.decode_bases(data[name][split][i][2])
+                    if v.family == "kmer-overlap":
+                        # DNABERT [UNK] hides which base of an N-containing k-mer was N.
+                        mask = np.frombuffer(got.encode(), np.uint8) != ord("N")
+                        ok = np.array_equal(
+                            np.frombuffer(got.encode(), np.uint8)[mask],
+                            np.frombuffer(truth.encode(), np.uint8)[mask],
+                        )
+                    else:
+                        ok = got == truth
+                    if not ok:
+                        raise VerifyError(
+                            f"{name}/{split} sample {i} ({rec.name}:{start}) does not decode to "
+                            "the FASTA bases"
+                        )
+                    checked += 1
+    return checked
+
+
+def verify(root: Path, samples: int = 64, seed: int = 0) -> dict:
+    """Run every check; returns a summary, raises VerifyError on the first mismatch."""
+    mpath = root / "manifest.json"
+    if not mpath.is_file():
+        raise VerifyError(f"{mpath}: missing; is {root} a dnapt shard directory?")
+    manifest = json.loads(mpath.read_text())
+    _check_files(root, manifest)
+    data = _windows(root, manifest)
+    _check_same_windows(data)
+    _check_disjoint(next(iter(data.values())), manifest["params"]["window"])
+    decoded = _check_decode(root, manifest, data, samples, seed)
+    return {
+        "vocabs": list(data),
+        "windows": {s: manifest["splits"][s]["windows"] for s in SPLITS},
+        "decoded_checks": decoded,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python data_prep/shard.py verify",
+        description="Verify a shard directory: hashes, counts, identical windows across "
+        "vocabularies, train/val disjointness, and decoding of sampled windows against the FASTA.",
+    )
+    p.add_argument("dir", type=Path, help="shard directory written by data_prep/shard.py")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=64,
+        help="windows per split decoded and compared with the FASTA (default 64)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed choosing those windows (default 0)")
+    a = p.parse_args(argv)
+    try:
+        summary = verify(a.dir, a.samples, a.seed)
+    except (VerifyError, FastaError, SourceError) as e:
+        print(f"verify: FAILED: {e}", file=sys.stderr)
+        return 1
+    print(f"verify: OK {a.dir}: {json.dumps(summary)}")
+    return 0

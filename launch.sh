@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# dnapt: one entry point for set-up, the demo, the tests, training launches and the testbed.
+#   bash launch.sh setup            create/refresh the virtualenv (idempotent)
+#   bash launch.sh demo             shard the demo corpus, train, analyse and evaluate (does set-up itself)
+#   bash launch.sh test [ARGS]      run the test suite (pytest ARGS; does set-up itself)
+#   bash launch.sh train [--hostfile H | --nnodes N --node-rank R --master-addr A] -- TRAINER ARGS
+#   bash launch.sh testbed RECIPE   run a vocabulary x masking recipe end to end
+#   bash launch.sh shell CMD...     run CMD inside the project's environment
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+# Real data: point the registry's mirror at ../shared/data when it exists (and nothing is set).
+if [[ -z "${DNAPT_DATA_MIRROR:-}" && -d "$ROOT/../shared/data" ]]; then
+  export DNAPT_DATA_MIRROR="$(cd "$ROOT/../shared/data" && pwd)"
+fi
+export DS_ACCELERATOR="${DS_ACCELERATOR:-$(command -v nvidia-smi >/dev/null 2>&1 && echo cuda || echo cpu)}"
+export TOKENIZERS_PARALLELISM=false
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+# The venv lives outside the clone, keyed by a hash of the dependency list, so fresh clones
+# (CI clones afresh every run) reuse it while the dependencies are unchanged.
+deps_hash() {
+  python3 - "$ROOT/pyproject.toml" <<'PY'
+import hashlib, sys, tomllib
+p = tomllib.load(open(sys.argv[1], "rb"))["project"]
+blob = "\n".join(sorted(p["dependencies"]) + sorted(p["optional-dependencies"]["dev"]))
+print(hashlib.sha256(blob.encode()).hexdigest()[:12])
+PY
+}
+VENV="${DNAPT_VENV:-$HOME/.cache/dnapt/venv-$(deps_hash)}"
+
+setup() {
+  [[ -f "$VENV/.dnapt-ok" ]] && return 0
+  mkdir -p "$(dirname "$VENV")"
+  # Serialize concurrent set-ups (parallel test shells, CI beside a demo) on one lock file.
+  exec 9>"$VENV.lock"
+  flock 9
+  if [[ -f "$VENV/.dnapt-ok" ]]; then
+    exec 9>&-
+    return 0
+  fi
+  echo "[dnapt] creating virtualenv $VENV (first run: a few minutes)" >&2
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+  # torch and torchvision first, as a pinned pair, so no other requirement can pull a different torch.
+  "$VENV/bin/pip" install -q "torch==2.14.1" "torchvision==0.29.1"
+  "$VENV/bin/pip" install -q -e "$ROOT[dev]"
+  "$VENV/bin/pip" check
+  touch "$VENV/.dnapt-ok"
+  exec 9>&-
+}
+
+activate() {
+  setup
+  # shellcheck disable=SC1091
+  source "$VENV/bin/activate"
+}
+
+# The demo grows with the pipeline: shard the demo corpus (E. coli + yeast + human chr2 slice).
+demo() {
+  local out="${DNAPT_DEMO_OUT:-$ROOT/out/demo}"
+  mkdir -p "$out"
+  if [[ -f "$out/shards/manifest.json" ]]; then
+    echo "[dnapt] shards exist: $out/shards (delete the folder to re-shard)"
+  else
+    python data_prep/shard.py --out "$out/shards" --workers 2
+  fi
+  python data_prep/shard.py verify "$out/shards"
+}
+
+cmd="${1:-help}"
+shift || true
+case "$cmd" in
+  setup) setup; echo "[dnapt] environment ready: $VENV" ;;
+  shell) activate; exec "$@" ;;
+  test) activate; exec python -m pytest "$@" ;;
+  demo) activate; demo "$@" ;;
+  train) activate; exec python -m trainer.launch "$@" ;;
+  testbed) activate; exec python -m eval.testbed "$@" ;;
+  help|-h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "launch.sh: unknown command '$cmd' (try: bash launch.sh help)" >&2; exit 2 ;;
+esac
