@@ -64,7 +64,6 @@ class FileStats:
     """Counts of documented handlings for one input file (go into the manifest)."""
 
     path: str
-    sha256: str = ""
     bytes: int = 0
     records: int = 0
     bases: int = 0
@@ -91,8 +90,7 @@ def _lines(path: Path) -> Iterator[bytes]:
     """Lines of the decompressed file; gzip faults become one-line FastaErrors."""
     try:
         with _open(path) as fh:
-            for line in fh:
-                yield line
+            yield from fh
     except EOFError as e:
         raise FastaError(
             f"{path}: truncated gzip stream ({e}); the file is incomplete: download it again"

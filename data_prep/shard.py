@@ -185,6 +185,17 @@ def run_shard(cfg: ShardConfig) -> dict:
         shutil.rmtree(tmp)  # left by a killed run: restart from scratch
     tmp.mkdir(parents=True)
 
+    try:
+        manifest = _write(cfg, specs, paths, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves nothing behind
+        raise
+    _commit(tmp, out)
+    return manifest
+
+
+def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Path) -> dict:
+    """Everything that writes into the temporary directory ``tmp``."""
     bpe_texts = _bpe_texts(paths, cfg) if any(s.family == "bpe" for s in specs) else None
     vocabs = [build_vocab(s.name, cfg.windows.window, bpe_texts) for s in specs]
     del bpe_texts
@@ -238,7 +249,6 @@ def run_shard(cfg: ShardConfig) -> dict:
         "workers": cfg.workers,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    _commit(tmp, out)
     return manifest
 
 

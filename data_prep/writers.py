@@ -81,7 +81,8 @@ class WdsSink:
         if self._n % WDS_SAMPLES_PER_SHARD == 0:
             self.finish()
             path = self.out / f"shard-{self._n // WDS_SAMPLES_PER_SHARD:06d}.tar"
-            self._tar = tarfile.open(path, "w", format=tarfile.USTAR_FORMAT)
+            # closed in finish(): one tar stays open across many write() calls
+            self._tar = tarfile.open(path, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
         buf = io.BytesIO()
         np.save(buf, ids.astype(self.dtype, copy=False), allow_pickle=False)
         meta = {"record": record, "start": int(start), "repeat_frac": float(repeat_frac)}

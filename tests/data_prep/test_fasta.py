@@ -1,0 +1,119 @@
+"""FASTA reading: formats, documented handlings, and a clean error for every malformed input."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from data_prep.fasta import FastaError, FileStats, read_fasta
+from data_prep.sources import resolve
+
+
+def _write(tmp_path: Path, data: bytes, name: str = "x.fa") -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def _read(path: Path) -> tuple[list, FileStats]:
+    st = FileStats(str(path))
+    return list(read_fasta(path, st)), st
+
+
+def test_plain_gzip_lowercase_iupac_crlf(tmp_path: Path) -> None:
+    text = b">r1 desc\r\nACgtN\r\n\r\nRYac\r\n>r2\nTTTT\n"
+    recs, st = _read(_write(tmp_path, text))
+    gz, st_gz = _read(_write(tmp_path, gzip.compress(text), "x.fa.gz"))
+    assert [r.name for r in recs] == ["r1", "r2"]
+    r1 = recs[0]
+    # IUPAC R, Y -> N (code 4), counted; never turned into a base.
+    assert r1.codes.tolist() == [0, 1, 2, 3, 4, 4, 4, 0, 1]
+    assert r1.lower.tolist() == [False, False, True, True, False, False, False, True, True]
+    assert r1.iupac == 2 and st.iupac_bases == 2 and st.n_bases == 3
+    assert st.crlf_lines == 4 and st.blank_lines == 1
+    assert [r.codes.tolist() for r in gz] == [r.codes.tolist() for r in recs]
+
+
+def test_bgzf_real_human_slice() -> None:
+    recs = list(read_fasta(resolve("hg38_chr2_slice")))
+    assert len(recs) == 1 and recs[0].length == 2_333_275
+    assert (recs[0].codes[:10_000] == 4).all()  # the N run at the chromosome start stays N
+    assert 0.3 < recs[0].lower.mean() < 0.4  # soft-masked repeats kept as a mask
+
+
+def test_empty_record_is_skipped_and_counted(tmp_path: Path) -> None:
+    recs, st = _read(_write(tmp_path, b">a\n>b\nACGT\n>c\n"))
+    assert [r.name for r in recs] == ["b"]
+    assert st.empty_records == ["a", "c"]
+
+
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        (b">a\nACGU\n", "x.fa:2: invalid character 'U' at column 4"),
+        (b">a\nAC-GT\n", "invalid character '-'"),
+        (b">a\nAC GT\n", "invalid character ' '"),
+        (b"ACGT\n>a\nAC\n", "x.fa:1: sequence before the first '>' header"),
+        (b">a\nAC\n>a\nGT\n", "x.fa:3: duplicate record name 'a' (first at line 1)"),
+        (b">\nAC\n", "x.fa:1: header '>' has no record name"),
+        (b"", "no FASTA record found"),
+        (b">a\nAC\xff\n", "invalid character"),
+        (b">\xe9\nAC\n", "header is not ASCII"),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path: Path, data: bytes, needle: str) -> None:
+    with pytest.raises(FastaError) as e:
+        _read(_write(tmp_path, data))
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    blob = gzip.compress(b">a\n" + b"ACGT" * 50_000 + b"\n")
+    with pytest.raises(FastaError, match="truncated gzip stream"):
+        _read(_write(tmp_path, blob[: len(blob) // 2], "t.fa.gz"))
+
+
+def test_corrupt_gzip(tmp_path: Path) -> None:
+    blob = bytearray(
+        gzip.compress(b">a\n" + bytes(np.random.default_rng(0).choice(list(b"ACGT"), 50_000)))
+    )
+    blob[40:60] = b"\x00" * 20
+    with pytest.raises(FastaError, match="gzip"):
+        _read(_write(tmp_path, bytes(blob), "c.fa.gz"))
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([b">r1", b">r2 x", b">", b"ACGT", b"acgtn", b"RYKM", b"", b"\r", b" "]),
+            st.binary(max_size=12),
+        ),
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_fuzz_never_a_traceback(tmp_path: Path, parts: list[bytes], gz: bool) -> None:
+    """Any byte soup either parses into valid records or raises FastaError: nothing else."""
+    data = b"\n".join(parts)
+    if gz:
+        data = gzip.compress(data)
+        if parts and parts[-1][:1] == b"A":
+            data = data[:-3]  # sometimes truncate the stream too
+    path = _write(tmp_path, data, "f.fa.gz" if gz else "f.fa")
+    try:
+        recs, st = _read(path)
+    except FastaError as e:
+        assert "\n" not in str(e)
+        return
+    for r in recs:
+        assert r.codes.size > 0 and r.codes.max() <= 4
+        assert r.lower.size == r.codes.size
+    assert st.records == len(recs)

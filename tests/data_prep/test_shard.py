@@ -1,0 +1,208 @@
+"""End-to-end sharding on real genomes: verify, determinism, crash safety, formats, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_prep.shard import ShardConfig, ShardError, run_shard
+from data_prep.verify import VerifyError, verify
+from data_prep.windows import WindowConfig
+from data_prep.writers import read_split
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARD = [sys.executable, str(ROOT / "data_prep" / "shard.py")]
+
+
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def _manifest_sans_run(root: Path) -> dict:
+    m = json.loads((root / "manifest.json").read_text())
+    m.pop("run")
+    return m
+
+
+@pytest.mark.slow
+def test_real_ecoli_all_families_and_verify(tmp_path: Path) -> None:
+    """The whole E. coli genome in all four vocabulary families, then `verify` via the CLI."""
+    out = tmp_path / "ecoli"
+    r = subprocess.run(
+        [
+            *SHARD,
+            "--fasta",
+            "ecoli_k12",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--vocab",
+            "char,kmer6-overlap,kmer6-disjoint,bpe-4096",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["sources"][0]["bases"] == 4_641_652
+    assert m["splits"]["train"]["windows"] == 4306 and m["splits"]["val"]["windows"] == 226
+    assert m["vocabs"]["kmer6-overlap"]["max_tokens"] == 1019
+    assert (
+        5.5
+        < m["splits"]["train"]["bases"] / m["vocabs"]["kmer6-disjoint"]["splits"]["train"]["tokens"]
+        <= 6
+    )
+    v = subprocess.run([*SHARD, "verify", str(out)], capture_output=True, text=True)
+    assert v.returncode == 0 and "verify: OK" in v.stdout, v.stderr
+    # A plain StreamingDataset reads the shards with no dnapt code.
+    code = (
+        "from streaming import StreamingDataset;"
+        f"ds=StreamingDataset(local={str(out / 'char' / 'train')!r}, batch_size=1);"
+        "s=ds[0]; print(len(ds), s['input_ids'].dtype, len(s['input_ids']), s['record'])"
+    )
+    env = {k: val for k, val in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["4306", "uint16", "1024", "NC_000913.3"]
+
+
+def test_verify_catches_a_flipped_byte(small_shards: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(small_shards, copy)
+    assert verify(copy)["decoded_checks"] > 0
+    shard = next((copy / "kmer6-overlap" / "train").glob("*.zstd"))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    with pytest.raises(VerifyError, match="sha256 differs"):
+        verify(copy)
+
+
+def test_identical_for_any_worker_count(ecoli_slice: Path, tmp_path: Path) -> None:
+    def run(workers: int) -> Path:
+        out = tmp_path / f"w{workers}"
+        run_shard(
+            ShardConfig(
+                out=out,
+                inputs=[str(ecoli_slice)],
+                vocabs=["kmer6-overlap", "bpe-256"],
+                windows=WindowConfig(window=256, stride=200, val_fraction=0.1),
+                workers=workers,
+                progress=False,
+            )
+        )
+        return out
+
+    a, b = run(1), run(2)
+    assert _tree_bytes(a) == _tree_bytes(b)
+    assert _manifest_sans_run(a) == _manifest_sans_run(b)
+
+
+def test_sigkill_then_rerun_gives_identical_dataset(ecoli_slice: Path, tmp_path: Path) -> None:
+    args = [
+        "--fasta",
+        str(ecoli_slice),
+        "--vocab",
+        "char,kmer6-disjoint",
+        "--window",
+        "128",
+        "--no-progress",
+    ]
+    ref = tmp_path / "ref"
+    subprocess.run([*SHARD, *args, "--out", str(ref)], check=True)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*SHARD, *args, "--out", str(out)])
+    partial = tmp_path / ".out.partial"
+    deadline = time.time() + 60
+    while not partial.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists()  # never a half dataset under the real name
+    subprocess.run([*SHARD, *args, "--out", str(out)], check=True)
+    assert _tree_bytes(out) == _tree_bytes(ref)
+    assert not partial.exists()
+
+
+def test_webdataset_roundtrip_matches_mds(ecoli_slice: Path, tmp_path: Path) -> None:
+    common = dict(
+        inputs=[str(ecoli_slice)],
+        vocabs=["kmer6-disjoint"],
+        windows=WindowConfig(window=512, stride=512),
+        progress=False,
+    )
+    mds = tmp_path / "mds"
+    wds = tmp_path / "wds"
+    run_shard(ShardConfig(out=mds, **common))
+    run_shard(ShardConfig(out=wds, fmt="webdataset", **common))
+    for split in ("train", "val"):
+        a = list(read_split(mds / "kmer6-disjoint" / split, "mds"))
+        b = list(read_split(wds / "kmer6-disjoint" / split, "webdataset"))
+        assert len(a) == len(b) > 0
+        for x, y in zip(a, b, strict=True):
+            assert (
+                np.array_equal(x["input_ids"], y["input_ids"]) and y["input_ids"].dtype == np.uint16
+            )
+            assert (x["record"], x["start"]) == (y["record"], y["start"])
+            assert abs(x["repeat_frac"] - y["repeat_frac"]) < 1e-6
+    assert verify(wds)["decoded_checks"] > 0
+
+
+def test_existing_dir_needs_overwrite(small_shards: Path) -> None:
+    with pytest.raises(ShardError, match="--overwrite"):
+        run_shard(ShardConfig(out=small_shards, progress=False))
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--vocab", "kmer9-overlap"], "unknown vocabulary 'kmer9-overlap'"),
+        (["--fasta", "/nonexistent.fa"], "neither an existing file nor a registry name"),
+        (["--val-records", "chrZ"], "--val-records names records not in the inputs: chrZ"),
+        (["--val-records", "x", "--val-fraction", "0.1"], "exclusive"),
+        (["--window", "2"], "--window 2"),
+    ],
+)
+def test_cli_errors_are_one_line(
+    args: list[str], needle: str, ecoli_slice: Path, tmp_path: Path
+) -> None:
+    base = ["--fasta", str(ecoli_slice)] if "--fasta" not in args else []
+    r = subprocess.run(
+        [*SHARD, *base, *args, "--vocab", "char", "--out", str(tmp_path / "o"), "--no-progress"]
+        if "--vocab" not in args
+        else [*SHARD, *base, *args, "--out", str(tmp_path / "o"), "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_fasta_through_cli(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">a\nACGTXACGT\n")
+    r = subprocess.run(
+        [*SHARD, "--fasta", str(bad), "--out", str(tmp_path / "o"), "--vocab", "char"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and f"{bad}:2: invalid character 'X' at column 5" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
