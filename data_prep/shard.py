@@ -125,13 +125,7 @@ def _init_worker(vocab_dirs: list[str]) -> None:
 
 def _encode_job(codes: np.ndarray) -> list[list[np.ndarray]]:
     """Encode one chunk of windows ([n, window] base codes) in every vocabulary."""
-    out = []
-    for v in _WORKER_VOCABS:
-        if v.family == "bpe":
-            out.append(v.encode_batch([BASES_ARRAY[r].tobytes().decode() for r in codes]))
-        else:
-            out.append([v.encode(r) for r in codes])
-    return out
+    return [v.encode_windows(codes) for v in _WORKER_VOCABS]
 
 
 def _chunks(paths: list[Path], stats: list[FileStats], cfg: ShardConfig, counts) -> Iterator:
@@ -220,12 +214,12 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
     try:
         for rw, encoded in _run_jobs(jobs, cfg.workers, vocab_dirs):
             for v, ids_list in zip(vocabs, encoded, strict=True):
-                sink, key = sinks[(v.name, rw.split)], (v.name, rw.split)
-                for ids, start, rep in zip(ids_list, rw.starts, rw.repeat_frac, strict=True):
-                    sink.write(ids, rw.record, int(start), float(rep))
-                    tokens[key] += ids.size
-                    unk[key] += int((ids == UNK_ID).sum())
-                    max_tokens[v.name] = max(max_tokens[v.name], ids.size)
+                key = (v.name, rw.split)
+                sinks[key].write_many(ids_list, rw.record, rw.starts, rw.repeat_frac)
+                lengths = [ids.size for ids in ids_list]
+                tokens[key] += sum(lengths)
+                unk[key] += sum(int(np.count_nonzero(ids == UNK_ID)) for ids in ids_list)
+                max_tokens[v.name] = max(max_tokens[v.name], *lengths)
             progress.update(
                 rw.starts.size, rw.starts.size * cfg.windows.window, time.perf_counter() - t0
             )

@@ -92,13 +92,22 @@ def base_codes(seq: str | bytes) -> np.ndarray:
 
 
 def kmer_index(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling base-4 index of every length-k window of ``codes`` and whether it contains N."""
-    if codes.size < k:
-        return np.zeros(0, np.int64), np.zeros(0, bool)
-    win = np.lib.stride_tricks.sliding_window_view(codes, k)
-    has_n = (win == N_CODE).any(axis=1)
-    powers = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
-    idx = (np.minimum(win, 3).astype(np.int64) * powers).sum(axis=1)
+    """Rolling base-4 index of every length-k window along the last axis, and whether it has N.
+
+    Works on one sequence ``[L]`` or a batch of equal-length windows ``[n, L]``: k shifted adds
+    over the whole array instead of a Python loop over positions.
+    """
+    length = codes.shape[-1]
+    t = length - k + 1
+    if t <= 0:
+        shape = (*codes.shape[:-1], 0)
+        return np.zeros(shape, np.int64), np.zeros(shape, bool)
+    idx = np.zeros((*codes.shape[:-1], t), dtype=np.int64)
+    has_n = np.zeros(idx.shape, dtype=bool)
+    for o in range(k):
+        part = codes[..., o : o + t]
+        idx = idx * 4 + np.minimum(part, 3)
+        has_n |= part == N_CODE
     return idx, has_n
 
 
@@ -284,6 +293,21 @@ class Vocab:
             return self._encode_disjoint(codes)
         text = BASES_ARRAY[codes].tobytes().decode()
         return np.asarray(self.tokenizer.backend_tokenizer.encode(text).ids[1:-1], dtype=np.int64)
+
+    def encode_windows(self, codes: np.ndarray) -> list[np.ndarray]:
+        """Encode a batch of equal-length windows given as base codes ``[n, window]``.
+
+        char and overlapping k-mers are one array operation for the whole batch; the other
+        families produce variable-length rows and go window by window (BPE in one Rust call).
+        """
+        if self.family == "char":
+            return list(codes.astype(np.int64) + N_SPECIAL)
+        if self.family == "kmer-overlap":
+            idx, has_n = kmer_index(codes, self.k)
+            return list(np.where(has_n, UNK_ID, idx + N_SPECIAL))
+        if self.family == "bpe":
+            return self.encode_batch([BASES_ARRAY[r].tobytes().decode() for r in codes])
+        return [self.encode(r) for r in codes]
 
     def encode_batch(self, seqs: list[str]) -> list[np.ndarray]:
         """Encode many sequences; BPE goes through the Rust tokenizer in one batch call."""

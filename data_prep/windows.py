@@ -71,6 +71,8 @@ def _starts(lo: int, hi: int, window: int, stride: int) -> np.ndarray:
 
 def _covered(starts: np.ndarray, window: int, length: int) -> int:
     """Bases of a ``length``-base region covered by at least one window (difference array)."""
+    if starts.size < 2 or np.diff(starts).min() >= window:
+        return int(starts.size) * window  # no overlap: nothing to merge
     diff = np.zeros(length + 1, dtype=np.int64)
     np.add.at(diff, starts, 1)
     np.add.at(diff, starts + window, -1)
@@ -93,8 +95,10 @@ def record_windows(
     rec: Record, cfg: WindowConfig, counts: dict[str, SplitCounts]
 ) -> list[RecordWindows]:
     """Cut one record into kept windows per split, updating ``counts`` (drops are counted)."""
-    is_n = np.r_[0, np.cumsum(rec.codes == 4, dtype=np.int64)]
-    low = np.r_[0, np.cumsum(rec.lower, dtype=np.int64)]
+    is_n = np.zeros(rec.length + 1, dtype=np.int32)
+    np.cumsum(rec.codes == 4, dtype=np.int32, out=is_n[1:])
+    low = np.zeros(rec.length + 1, dtype=np.int32)
+    np.cumsum(rec.lower, dtype=np.int32, out=low[1:])
     out = []
     for split, (lo, hi) in split_regions(rec, cfg).items():
         c = counts[split]

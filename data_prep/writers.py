@@ -33,12 +33,20 @@ def columns(dtype: np.dtype) -> dict[str, str]:
 
 
 class MdsSink:
-    """Writes samples to an MDS directory (zstd, sha256 hashes)."""
+    """Writes samples to an MDS directory (zstd, sha256 hashes) with mosaicml-streaming's writer.
+
+    ``write_many`` encodes a batch of samples of one record without MDSWriter's generic
+    per-column encoder (the sharder's hot spot): it builds the same bytes from cached
+    array-header prefixes. ``tests/data_prep/test_writers.py`` checks the bytes equal
+    ``MDSWriter.encode_sample``; the pinned streaming version keeps the private fields stable.
+    """
 
     def __init__(self, out: Path, dtype: np.dtype) -> None:
         from streaming import MDSWriter
 
         self.dtype = np.dtype(dtype)
+        self._enc = f"ndarray:{self.dtype.name}"
+        self._prefix: dict[int, bytes] = {}
         self._w = MDSWriter(
             out=str(out),
             columns=columns(self.dtype),
@@ -47,15 +55,31 @@ class MdsSink:
             size_limit=SHARD_BYTES,
         )
 
-    def write(self, ids: np.ndarray, record: str, start: int, repeat_frac: float) -> None:
-        self._w.write(
-            {
-                "input_ids": ids.astype(self.dtype, copy=False),
-                "record": record,
-                "start": int(start),
-                "repeat_frac": np.float32(repeat_frac),
-            }
-        )
+    def encode(self, ids: np.ndarray, record: bytes, start: int, repeat_frac: float) -> bytes:
+        """One sample's MDS bytes: column sizes, then input_ids, record, repeat_frac, start."""
+        from streaming.base.format.mds.encodings import mds_encode
+
+        arr = ids.astype(self.dtype, copy=False)
+        prefix = self._prefix.get(arr.size)
+        if prefix is None:
+            prefix = mds_encode(self._enc, arr)[: -arr.nbytes]
+            self._prefix[arr.size] = prefix
+        head = np.array([len(prefix) + arr.nbytes, len(record)], np.uint32).tobytes()
+        tail = np.float32(repeat_frac).tobytes() + np.int64(start).tobytes()
+        return b"".join((head, prefix, arr.tobytes(), record, tail))
+
+    def write_many(
+        self, ids: list[np.ndarray], record: str, starts: np.ndarray, repeat_frac: np.ndarray
+    ) -> None:
+        w, rec = self._w, record.encode()
+        for row, start, rep in zip(ids, starts.tolist(), repeat_frac.tolist(), strict=True):
+            sample = self.encode(row, rec, start, rep)
+            size = len(sample) + w.extra_bytes_per_sample
+            if w.size_limit and w.size_limit < w.new_shard_size + size:
+                w.flush_shard()
+                w._reset_cache()
+            w.new_samples.append(sample)
+            w.new_shard_size += size
 
     def finish(self) -> None:
         self._w.finish()
@@ -90,6 +114,12 @@ class WdsSink:
         self._member(f"{key}.input_ids.npy.zst", self._zstd.compress(buf.getvalue()))
         self._member(f"{key}.meta.json.zst", self._zstd.compress(json.dumps(meta).encode()))
         self._n += 1
+
+    def write_many(
+        self, ids: list[np.ndarray], record: str, starts: np.ndarray, repeat_frac: np.ndarray
+    ) -> None:
+        for row, start, rep in zip(ids, starts.tolist(), repeat_frac.tolist(), strict=True):
+            self.write(row, record, start, rep)
 
     def finish(self) -> None:
         if self._tar is not None:
