@@ -168,12 +168,16 @@ def read_split(path: Path, name: str, iupac: str = "error") -> Split:
     iupac_rows = lowercase_rows = 0
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise BenchmarkError(f"{path}: line {lineno}: {len(row)} fields, header has {len(header)}")
+            raise BenchmarkError(
+                f"{path}: line {lineno}: {len(row)} fields, header has {len(header)}"
+            )
         raw, label = row[si].strip(), row[li].strip()
         try:
             labels.append(int(label))
         except ValueError:
-            raise BenchmarkError(f"{path}: line {lineno}: label {label!r} is not an integer") from None
+            raise BenchmarkError(
+                f"{path}: line {lineno}: label {label!r} is not an integer"
+            ) from None
         seq = raw.upper()
         if not seq:
             raise BenchmarkError(f"{path}: line {lineno}: empty sequence")
@@ -185,7 +189,11 @@ def read_split(path: Path, name: str, iupac: str = "error") -> Split:
                 iupac_rows += 1
             else:
                 kind = "IUPAC code" if bad[0] in _IUPAC_AMBIGUOUS else "character"
-                hint = " (policy 'error'; --iupac n maps IUPAC codes to N)" if kind == "IUPAC code" else ""
+                hint = (
+                    " (policy 'error'; --iupac n maps IUPAC codes to N)"
+                    if kind == "IUPAC code"
+                    else ""
+                )
                 raise BenchmarkError(
                     f"{path}: line {lineno}: {kind} {bad[0]!r} outside ACGTN{hint}"
                 )

@@ -15,11 +15,22 @@ so BPHB numbers from different vocabularies and training strategies score the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from trainer.masking import IGNORE_INDEX, MaskingConfig
+
+
+class VocabTable(Protocol):
+    """The part of ``data_prep.vocab.Vocab`` BPHB needs."""
+
+    @property
+    def token_lengths(self) -> np.ndarray: ...
+
+    def token_bases(self, max_len: int) -> np.ndarray: ...
+
 
 N_BASE_CODES = 5  # A C G T N, as in data_prep.vocab.token_bases
 VAL_MASKING = MaskingConfig(strategy="leakfree", ratio=0.15, mean_span=6.0).resolved()
@@ -66,6 +77,11 @@ class BaseScorer:
         onehot[known.nonzero(as_tuple=True) + (tb[known],)] = 1.0
         self.onehot = onehot.reshape(tb.shape[0], self.max_len * N_BASE_CODES)
 
+    @classmethod
+    def for_vocab(cls, vocab: VocabTable) -> BaseScorer:
+        """The scorer for a ``data_prep.vocab.Vocab`` (table as wide as its longest token)."""
+        return cls(vocab.token_bases(int(vocab.token_lengths.max())))
+
     def score(
         self,
         logits: torch.Tensor,
@@ -73,32 +89,34 @@ class BaseScorer:
         spans: torch.Tensor,
         hidden: torch.Tensor,
     ) -> BphbTotals:
-        """Score one batch: ``logits`` [B, T, V], ``labels``/``spans``/``hidden`` from the masker."""
-        lab = labels != IGNORE_INDEX
-        b_idx, t_idx = lab.nonzero(as_tuple=True)
+        """Score one batch: ``logits`` [B, T, V], ``labels``/``spans``/``hidden`` from the masker.
+
+        Runs on ``logits.device``; the other tensors may live on the CPU (as the loader makes them).
+        """
+        dev = logits.device
+        labels, spans, hidden = labels.to(dev), spans.to(dev), hidden.to(dev)
+        b_idx, t_idx = (labels != IGNORE_INDEX).nonzero(as_tuple=True)
         if b_idx.numel() == 0:
             return BphbTotals()
         probs = torch.softmax(logits[b_idx, t_idx].float(), dim=-1)  # [N, V]
-        per_offset = (probs @ self.onehot.to(probs.device)).reshape(-1, self.max_len, 5)
-        mass = per_offset.sum(-1, keepdim=True)
-        dist = (per_offset / mass.clamp_min(1e-30)).cpu()  # [N, L, 5], renormalized per offset
+        per_offset = (probs @ self.onehot.to(dev)).reshape(-1, self.max_len, N_BASE_CODES)
+        mass = per_offset.sum(-1)
+        dist = per_offset / mass.clamp_min(1e-30)[..., None]  # [N, L, 5], renormalized per offset
 
-        true_ids = labels[b_idx, t_idx].cpu()
-        true_codes = self.token_bases[true_ids]  # [N, L], -1 beyond the label or unknown base
-        starts = spans[b_idx, t_idx, 0].cpu()
+        true_codes = self.token_bases.to(dev)[labels[b_idx, t_idx]]  # [N, L], -1: beyond/unknown
         width = hidden.shape[1]
-        base_pos = starts[:, None] + torch.arange(self.max_len)[None, :]  # [N, L]
-        rows = b_idx.cpu()[:, None].expand_as(base_pos)
+        base_pos = spans[b_idx, t_idx, 0][:, None] + torch.arange(self.max_len, device=dev)
+        rows = b_idx[:, None].expand_as(base_pos)
         in_win = (true_codes >= 0) & (base_pos >= 0) & (base_pos < width)
-        is_hidden = hidden.cpu()[rows, base_pos.clamp(0, max(width - 1, 0))]
-        use = in_win & is_hidden & (mass.squeeze(-1).cpu() > 0)
+        is_hidden = hidden[rows, base_pos.clamp(0, max(width - 1, 0))]
+        use = in_win & is_hidden & (mass > 0)
 
         flat = rows[use] * width + base_pos[use]  # one slot per (row, base)
-        sums = torch.zeros(hidden.numel(), N_BASE_CODES, dtype=torch.float64)
+        sums = torch.zeros(hidden.numel(), N_BASE_CODES, dtype=torch.float64, device=dev)
         sums.index_add_(0, flat, dist[use].double())
-        counts = torch.zeros(hidden.numel(), dtype=torch.float64)
+        counts = torch.zeros(hidden.numel(), dtype=torch.float64, device=dev)
         counts.index_add_(0, flat, torch.ones_like(flat, dtype=torch.float64))
-        truth = torch.full((hidden.numel(),), -1, dtype=torch.long)
+        truth = torch.full((hidden.numel(),), -1, dtype=torch.long, device=dev)
         truth[flat] = true_codes[use]
 
         scored = counts > 0

@@ -216,6 +216,12 @@ def token_windows(
     return diff.cumsum(1)[:, :t] > 0
 
 
+def _geometric(rows: int, cols: int, mean: float, gen: torch.Generator | None) -> torch.Tensor:
+    """Geometric lengths >= 1 with the given mean (all 1 when mean <= 1: torch needs p < 1)."""
+    out = torch.ones(rows, cols, dtype=torch.float64)
+    return out if mean <= 1.0 else out.geometric_(1.0 / mean, generator=gen)
+
+
 def alternating_runs(
     rows: int, length: int, ratio: float, mean_on: float, gen: torch.Generator | None
 ) -> torch.Tensor:
@@ -230,10 +236,8 @@ def alternating_runs(
         return torch.zeros(rows, 0, dtype=torch.bool)
     mean_off = mean_on * (1.0 - ratio) / ratio
     pairs = length // 2 + 1  # every run is >= 1 long, so this many on/off pairs always suffice
-    on_len = torch.empty(rows, pairs, dtype=torch.float64).geometric_(1.0 / mean_on, generator=gen)
-    off_len = torch.empty(rows, pairs, dtype=torch.float64).geometric_(
-        min(1.0, 1.0 / mean_off), generator=gen
-    )
+    on_len = _geometric(rows, pairs, mean_on, gen)
+    off_len = _geometric(rows, pairs, mean_off, gen)
     start_on = torch.rand(rows, 1, generator=gen) < ratio
     first = torch.where(start_on, on_len, off_len)
     second = torch.where(start_on, off_len, on_len)

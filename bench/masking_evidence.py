@@ -1,0 +1,172 @@
+"""Masking benchmarks: masker throughput, and issue 4's evidence runs (neighbor vs leakfree).
+
+    python bench/masking_evidence.py throughput [--window 512 --batch 32]
+    python bench/masking_evidence.py evidence --shards DIR --out RUNS [--steps 300]
+
+``throughput`` times every strategy on every vocabulary family over real E. coli windows (one
+thread, as in a loader worker); ``bench/train_bench.py`` imports ``masking_tokens_per_s`` to set
+masking against a training step. ``evidence`` trains ``bert-tiny`` three times on the same shards
+and the same windows (so the same base budget): ``kmer6-overlap`` with ``neighbor`` and with
+``leakfree``, and ``char`` with ``random``, then prints final training loss, the masking stats and
+validation BPHB side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from data_prep.fasta import read_fasta  # noqa: E402
+from data_prep.sources import resolve  # noqa: E402
+from data_prep.vocab import Vocab, build_vocab  # noqa: E402
+from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker  # noqa: E402
+
+THROUGHPUT_VOCABS = ("char", "kmer6-overlap", "kmer6-disjoint", "bpe-1024")
+EVIDENCE_RUNS = (
+    ("kmer6-overlap", "neighbor"),
+    ("kmer6-overlap", "leakfree"),
+    ("char", "random"),
+)
+TAIL = 5  # train records averaged for the "final" training figures
+
+
+def masking_tokens_per_s(
+    masker: Masker,
+    input_ids: torch.Tensor,
+    spans: torch.Tensor,
+    special_mask: torch.Tensor,
+    repeats: int = 20,
+) -> float:
+    """Tokens per second through ``masker`` on one batch (one warm-up call, then ``repeats``)."""
+    gen = torch.Generator().manual_seed(0)
+    masker(input_ids, spans, special_mask, gen, 0)
+    t0 = time.perf_counter()
+    for step in range(repeats):
+        masker(input_ids, spans, special_mask, gen, step)
+    return input_ids.numel() * repeats / (time.perf_counter() - t0)
+
+
+def ecoli_windows(n: int, window: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    codes = next(iter(read_fasta(resolve("ecoli_k12")))).codes
+    starts = rng.integers(0, codes.size - window, n)
+    return [
+        np.frombuffer(b"ACGTN", np.uint8)[codes[s : s + window]].tobytes().decode() for s in starts
+    ]
+
+
+def pack(vocab: Vocab, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[CLS] ids [SEP] [PAD]... and base spans, as the trainer's collator frames windows."""
+    ids = [vocab.encode(s) for s in seqs]
+    t = max(len(x) for x in ids) + 2
+    out = torch.zeros(len(seqs), t, dtype=torch.long)
+    spans = torch.full((len(seqs), t, 2), -1, dtype=torch.long)
+    for i, x in enumerate(ids):
+        out[i, 0], out[i, len(x) + 1] = 2, 3
+        out[i, 1 : len(x) + 1] = torch.as_tensor(x)
+        spans[i, 1 : len(x) + 1] = torch.as_tensor(vocab.token_spans(x))
+    return out, spans, out < 5
+
+
+def throughput(window: int, batch: int) -> None:
+    torch.set_num_threads(1)
+    seqs = ecoli_windows(batch, window)
+    train = ecoli_windows(2000, window, seed=1)
+    print(f"masking throughput, 1 thread, batch {batch} x {window}-base E. coli windows")
+    print(f"{'vocab':16} {'strategy':11} {'Mtok/s':>7} {'masked':>7} {'hidden':>7} {'leak':>6}")
+    for name in THROUGHPUT_VOCABS:
+        vocab = build_vocab(name, window, train if name.startswith("bpe") else None)
+        ids, spans, special = pack(vocab, seqs)
+        for strategy in STRATEGIES:
+            if strategy == "neighbor" and vocab.family != "kmer-overlap":
+                continue
+            masker = build_masker(MaskingConfig(strategy), vocab)
+            rate = masking_tokens_per_s(masker, ids, spans, special)
+            s = masker(ids, spans, special, torch.Generator().manual_seed(0), 0).stats
+            print(
+                f"{name:16} {strategy:11} {rate / 1e6:7.2f} {s['masked_token_frac']:7.3f} "
+                f"{s['hidden_base_frac']:7.3f} {s['leak_frac']:6.3f}"
+            )
+
+
+def read_metrics(metrics: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """(train, val): the mean of the last ``TAIL`` train records, and the last val record."""
+    recs = [json.loads(line) for line in metrics.read_text().splitlines()]
+    train = [r for r in recs if r["kind"] == "train"][-TAIL:]
+    val = [r for r in recs if r["kind"] == "val"][-1]
+    keys = ("loss", "masked_token_frac", "leak_frac", "hidden_base_frac")
+    return {k: sum(r[k] for r in train) / len(train) for k in keys}, val
+
+
+def evidence(shards: Path, out: Path, steps: int, ds_config: Path, extra: list[str]) -> None:
+    rows = []
+    for vocab, strategy in EVIDENCE_RUNS:
+        run = out / f"{vocab}-{strategy}"
+        cmd = [
+            sys.executable,
+            str(ROOT / "trainer" / "run.py"),
+            "--ds_config",
+            str(ds_config),
+            "--data",
+            str(shards / vocab),
+            "--model",
+            "bert-tiny",
+            "--masking",
+            strategy,
+            "--max-steps",
+            str(steps),
+            "--eval-every",
+            str(steps),
+            "--save-every",
+            str(steps),
+            "--out",
+            str(run),
+            *extra,
+        ]
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        rows.append((vocab, strategy, *read_metrics(run / "metrics.jsonl")))
+    print(
+        f"\n{steps} steps each; train figures: mean of the last {TAIL} logged intervals\n"
+        f"{'vocab':14} {'masking':9} {'train loss':>10} {'masked':>7} {'leak':>6} {'hidden':>7} "
+        f"{'val loss':>8} {'val BPHB':>8} {'val acc':>7}"
+    )
+    for vocab, strategy, train, val in rows:
+        print(
+            f"{vocab:14} {strategy:9} {train['loss']:10.4f} {train['masked_token_frac']:7.3f} "
+            f"{train['leak_frac']:6.3f} {train['hidden_base_frac']:7.3f} {val['val_loss']:8.4f} "
+            f"{val['val_bphb']:8.4f} {val['val_hidden_base_accuracy']:7.3f}"
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("throughput", help="masker tokens/s per vocabulary and strategy")
+    t.add_argument("--window", type=int, default=512)
+    t.add_argument("--batch", type=int, default=32)
+    e = sub.add_parser("evidence", help="neighbor vs leakfree vs char/random training runs")
+    e.add_argument("--shards", type=Path, required=True, help="shard root holding the vocabs")
+    e.add_argument("--out", type=Path, required=True, help="folder for the three run dirs")
+    e.add_argument("--steps", type=int, default=300)
+    e.add_argument("--ds-config", type=Path, default=ROOT / "ds_configs" / "zero0.json")
+    a, extra = p.parse_known_args()
+    if a.cmd == "throughput":
+        throughput(a.window, a.batch)
+    else:
+        evidence(a.shards, a.out, a.steps, a.ds_config, extra)
+
+
+if __name__ == "__main__":
+    main()

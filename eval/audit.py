@@ -1,0 +1,321 @@
+"""Audit benchmark tasks and write the curated benchmark.
+
+    python eval/audit.py --benchmark DIR --out AUDIT_DIR [--dedup] [--tasks all|t1,t2] [thresholds]
+
+Per task: exact and reverse-complement duplicates within and across splits, label conflicts,
+MinHash near-duplicates between train and test, class balance, test size and the 95% CI width of
+MCC, and the shortcut baselines on test. Each task gets keep / flag / drop with reasons from
+configurable thresholds (docs/eval.md). Writes AUDIT_DIR/audit.json, audit.md and curated.json
+(the keep + flag tasks, the thresholds and the sha256 of every file the verdicts were made from).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from eval.baselines import BaselineConfig, run_baselines
+from eval.benchmark import (
+    IUPAC_POLICIES,
+    BenchmarkError,
+    discover_tasks,
+    load_task,
+    resolve_benchmark,
+    select_tasks,
+)
+from eval.dedup import (
+    NearDupConfig,
+    exact_duplicates,
+    label_conflicts,
+    near_duplicates,
+    test_rows_in_train,
+)
+from eval.metrics import bootstrap_indices, bootstrap_mcc, percentile_ci
+from eval.verdict import AuditThresholds, judge
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything a verdict depends on; written into audit.json and curated.json."""
+
+    iupac: str = "error"
+    dedup: bool = False
+    n_boot: int = 1000
+    thresholds: AuditThresholds = field(default_factory=AuditThresholds)
+    near_dup: NearDupConfig = field(default_factory=NearDupConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+
+
+def baseline_summaries(task, cfg: AuditConfig) -> dict[str, dict]:
+    """Shortcut baselines on test with the bootstrap 95% CI of their MCC.
+
+    Shared with eval/run.py so a report's baselines are exactly the audit's.
+    """
+    classes = task.classes
+    pos = {c: i for i, c in enumerate(classes)}
+    y = np.array([pos[int(v)] for v in task.test.labels])
+    idx = bootstrap_indices(len(y), cfg.n_boot)
+    out = {}
+    for name, res in run_baselines(task, cfg.baselines).items():
+        pred = np.array([pos[int(v)] for v in res.pred])
+        ci = percentile_ci(bootstrap_mcc(y, pred[None], idx, len(classes)))
+        out[name] = {**res.metrics, "mcc_ci95": list(ci), "params": res.params}
+    return out
+
+
+def audit_task(root: Path, task_id: str, cfg: AuditConfig) -> tuple[dict, list[int]]:
+    """The audit record of one task and the test rows its repair removes (empty unless --dedup)."""
+    t0 = time.perf_counter()
+    task = load_task(root, task_id, cfg.iupac)
+    leaked = test_rows_in_train(task)
+    removed = leaked if cfg.dedup and len(leaked) else np.array([], dtype=np.int64)
+    scored = task.with_test_rows_removed(removed) if len(removed) else task
+    baselines = baseline_summaries(scored, cfg)
+    test_counts = np.array([(scored.test.labels == c).sum() for c in task.classes])
+    record = {
+        "task": task_id,
+        "splits": {
+            name: {
+                "n": len(s),
+                "classes": {str(c): int((s.labels == c).sum()) for c in task.classes},
+                "sha256": s.sha256,
+                "iupac_rows": s.iupac_rows,
+                "lowercase_rows": s.lowercase_rows,
+            }
+            for name, s in task.splits.items()
+        },
+        "train_split": task.train_split,
+        "selection_split": task.selection_split,
+        "protocol_note": task.protocol_note,
+        "total_rows": sum(len(s) for s in task.splits.values()),
+        "duplicates": exact_duplicates(task),
+        "label_conflicts": label_conflicts(task),
+        "leak": {"test_rows": len(leaked), "frac": len(leaked) / len(task.test)},
+        "repair": {"applied": bool(len(removed)), "removed_test_rows": len(removed)},
+        "near_duplicates": near_duplicates(
+            scored.train.sequences, scored.test.sequences, cfg.near_dup
+        ),
+        "class_balance": {"test_minority_frac": float(test_counts.min() / test_counts.sum())},
+        "test_size": len(scored.test),
+        "mcc_ci95_width": float(np.diff(baselines["kmer_lr"]["mcc_ci95"])[0]),
+        "baselines": baselines,
+    }
+    record["saturated"] = baselines["kmer_lr"]["mcc"] >= cfg.thresholds.saturation_mcc
+    record["verdict"], record["reasons"] = judge(record, cfg.thresholds)
+    record["seconds"] = round(time.perf_counter() - t0, 2)
+    return record, removed.tolist()
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _row(r: dict) -> list[str]:
+    b = r["baselines"]
+    n = r["splits"][r["train_split"]]["n"]
+    return [
+        r["task"],
+        f"{n}{'' if r['train_split'] == 'train' else ' (dev)'}",
+        str(r["test_size"]),
+        f"{r['leak']['test_rows']}{' repaired' if r['repair']['applied'] else ''}",
+        f"{r['near_duplicates']['test_frac']:.1%}",
+        str(r["label_conflicts"]["sequences"]),
+        f"{r['class_balance']['test_minority_frac']:.2f}",
+        _fmt(b["gc_length_lr"]["mcc"]),
+        f"{_fmt(b['kmer_lr']['mcc'])} (k={b['kmer_lr']['params']['k']})",
+        _fmt(b["kmer_lr"]["auroc"]),
+        f"{r['mcc_ci95_width']:.2f}",
+        r["verdict"],
+        ", ".join(x["check"] for x in r["reasons"]),
+    ]
+
+
+HEADER = [
+    "task",
+    "train n",
+    "test n",
+    "leak",
+    "near-dup",
+    "conflicts",
+    "minority",
+    "GC+len MCC",
+    "k-mer MCC",
+    "k-mer AUROC",
+    "CI width",
+    "verdict",
+    "reasons",
+]
+
+
+def render_markdown(records: list[dict], cfg: AuditConfig, root: Path) -> str:
+    lines = [
+        "# Benchmark audit",
+        "",
+        f"Benchmark: `{root}`. IUPAC policy: `{cfg.iupac}`. Dedup repair: `{cfg.dedup}`.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    lines += ["| " + " | ".join(_row(r)) + " |" for r in records]
+    lines += ["", "## Reasons", ""]
+    for r in records:
+        lines.append(f"- **{r['task']}** → `{r['verdict']}`")
+        lines += [f"  - {x['severity']}: {x['message']}" for x in r["reasons"]]
+    lines += ["", "## Thresholds", ""]
+    helps = AuditThresholds.help()
+    lines += [f"- `{k}` = {v}: {helps[k]}" for k, v in asdict(cfg.thresholds).items()]
+    nd = cfg.near_dup
+    lines.append(
+        f"- near-duplicates: canonical {nd.k}-mer Jaccard >= {nd.threshold} (MinHash, {nd.num_perm} perms, confirmed exactly)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def print_table(records: list[dict], console: Console) -> None:
+    colors = {"keep": "green", "flag": "yellow", "drop": "red"}
+    table = Table(title="dnapt benchmark audit", show_lines=False)
+    for h in HEADER:
+        table.add_column(h, overflow="fold")
+    for r in records:
+        cells = _row(r)
+        cells[-2] = f"[{colors[r['verdict']]}]{cells[-2]}[/]"
+        table.add_row(*cells)
+    console.print(table)
+
+
+def write_outputs(
+    out: Path, records: list[dict], removed: dict, cfg: AuditConfig, root: Path
+) -> None:
+    """audit.json (everything measured), audit.md (for people), curated.json (for eval/run.py)."""
+    out.mkdir(parents=True, exist_ok=True)
+    config = asdict(cfg)
+    audit = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": str(root),
+        "config": config,
+        "tasks": records,
+    }
+    (out / "audit.json").write_text(json.dumps(audit, indent=2) + "\n")
+    (out / "audit.md").write_text(render_markdown(records, cfg, root))
+    curated = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": str(root),
+        "tasks": [r["task"] for r in records if r["verdict"] != "drop"],
+        "verdicts": {r["task"]: r["verdict"] for r in records},
+        "reasons": {r["task"]: [x["message"] for x in r["reasons"]] for r in records},
+        "config": config,
+        "sha256": {r["task"]: {s: v["sha256"] for s, v in r["splits"].items()} for r in records},
+        "exclude_test_rows": {t: rows for t, rows in removed.items() if rows},
+    }
+    (out / "curated.json").write_text(json.dumps(curated, indent=2) + "\n")
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, AuditConfig]:
+    p = argparse.ArgumentParser(
+        prog="eval/audit.py",
+        description="Audit benchmark tasks (leaks, duplicates, shortcuts, saturation, test size) "
+        "and write AUDIT_DIR/{audit.json,audit.md,curated.json}.",
+    )
+    p.add_argument("--benchmark", help="benchmark dir (default: $DNAPT_DATA_MIRROR/benchmark)")
+    p.add_argument("--out", required=True, help="output dir for audit.json, audit.md, curated.json")
+    p.add_argument(
+        "--tasks", default="all", help="'all' (default) or comma-separated source/task ids"
+    )
+    p.add_argument(
+        "--dedup",
+        action="store_true",
+        help="repair leaks: drop test rows found in the training split, reverse complements included",
+    )
+    p.add_argument(
+        "--iupac",
+        choices=IUPAC_POLICIES,
+        default="error",
+        help="IUPAC ambiguity codes: 'error' rejects the file (default), 'n' maps them to N and reports the count",
+    )
+    p.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap resamples for MCC CIs (default 1000)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="tasks audited in parallel processes (default 1; results do not depend on it)",
+    )
+    nd = NearDupConfig()
+    p.add_argument(
+        "--near-dup-k",
+        type=int,
+        default=nd.k,
+        help=f"k-mer size of the near-duplicate Jaccard (default {nd.k})",
+    )
+    p.add_argument(
+        "--near-dup-threshold",
+        type=float,
+        default=nd.threshold,
+        help=f"Jaccard at which a test row near-duplicates train (default {nd.threshold})",
+    )
+    defaults = AuditThresholds()
+    for f in fields(AuditThresholds):
+        default = getattr(defaults, f.name)
+        p.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=type(default),
+            default=default,
+            help=f"{f.metadata['help']} (default {default})".replace("%", "%%"),
+        )
+    args = p.parse_args(argv)
+    cfg = AuditConfig(
+        iupac=args.iupac,
+        dedup=args.dedup,
+        n_boot=args.n_boot,
+        thresholds=AuditThresholds(
+            **{f.name: getattr(args, f.name) for f in fields(AuditThresholds)}
+        ),
+        near_dup=NearDupConfig(k=args.near_dup_k, threshold=args.near_dup_threshold),
+    )
+    return args, cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, cfg = parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        root = resolve_benchmark(args.benchmark)
+        ids = (
+            discover_tasks(root) if args.tasks == "all" else select_tasks(args.tasks, root).task_ids
+        )
+        t0 = time.perf_counter()
+        with console.status("auditing") as status, ProcessPoolExecutor(max(args.jobs, 1)) as pool:
+            results = []
+            for task_id, res in zip(
+                ids, pool.map(audit_task, [root] * len(ids), ids, [cfg] * len(ids)), strict=True
+            ):
+                status.update(f"audited {task_id} ({len(results) + 1}/{len(ids)})")
+                results.append(res)
+    except BenchmarkError as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+    records = [r for r, _ in results]
+    removed = {r["task"]: rows for r, rows in results}
+    write_outputs(Path(args.out), records, removed, cfg, root)
+    print_table(records, Console())
+    counts = {v: sum(r["verdict"] == v for r in records) for v in ("keep", "flag", "drop")}
+    console.print(
+        f"{len(records)} tasks in {time.perf_counter() - t0:.0f}s: {counts}; wrote {args.out}/audit.json, audit.md, curated.json"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

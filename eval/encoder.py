@@ -1,0 +1,197 @@
+"""Checkpoints, tokenization under the length policy, and batched embedding extraction.
+
+Any Hugging Face masked-LM directory with its tokenizer loads here, never with remote code. A
+dnapt checkpoint's tokenizer says how its input is written (space-separated k-mers for
+overlapping k-mer vocabularies); any other checkpoint gets the raw upper-case sequence.
+
+Length policy ("truncate"): a sequence whose tokens exceed the model's max length keeps its first
+``max_length - specials`` content tokens, i.e. its 5' end; truncated rows are counted per split and
+reported beside every score. Batches are fixed from the data alone (rows sorted by token count,
+then cut every ``batch_size``), so an embedding never depends on which process computed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
+from transformers import logging as hf_logging
+
+from data_prep.vocab import VocabError, load_vocab
+
+LENGTH_POLICY = "truncate"
+POOLINGS = ("mean", "cls")
+# Model types whose learned positions start after the padding index (position ids pad_id+1...).
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "esm"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory eval cannot use; the message says why."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A pretrained checkpoint as eval sees it: tokenizer, config and input preparation."""
+
+    path: Path
+    name: str
+    tokenizer: object
+    config: PretrainedConfig
+    vocab_name: str | None
+    prepare: Callable[[str], str]
+    max_length: int
+
+    @property
+    def special_layout(self) -> tuple[int, int]:
+        """(prefix, suffix): how many special tokens the tokenizer adds before and after content,
+        read off one real encoding so it holds for any tokenizer's post-processor."""
+        text = self.prepare("ACGTACGTACGTACGT")
+        bare = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        full = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+        prefix = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)
+        return prefix, len(full) - prefix - len(bare)
+
+
+def _identity(seq: str) -> str:
+    return seq
+
+
+def checkpoint_name(path: Path) -> str:
+    """Readable name: ``RUN`` for ``RUN/hf`` (the trainer's export), else the dir name."""
+    path = path.resolve()
+    return path.parent.name if path.name == "hf" else path.name
+
+
+def load_checkpoint(path: str | Path, max_length: int | None = None) -> Checkpoint:
+    """Tokenizer + config of a checkpoint dir; ``max_length`` overrides the model's limit."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"{path}: no config.json (not a Hugging Face checkpoint dir)")
+    hf_logging.set_verbosity_error()
+    config = AutoConfig.from_pretrained(path, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, use_fast=True)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: no usable tokenizer ({e})") from e
+    try:
+        vocab = load_vocab(path)
+        vocab_name, prepare = vocab.name, vocab.to_tokenizer_input
+    except VocabError:
+        vocab_name, prepare = None, _identity
+    limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
+    if config.model_type in _OFFSET_POSITIONS and limits[0]:
+        limits[0] -= (config.pad_token_id or 0) + 1
+    sane = [int(x) for x in limits if x and x < 1_000_000]
+    if max_length is None and not sane:
+        raise CheckpointError(f"{path}: cannot tell the max length; pass --max-length")
+    limit = min(sane) if sane else max_length
+    if max_length is not None:
+        limit = min(limit, max_length)
+    return Checkpoint(path, checkpoint_name(path), tokenizer, config, vocab_name, prepare, limit)
+
+
+def build_encoder(ckpt: Checkpoint, init: str, seed: int) -> torch.nn.Module:
+    """The bare encoder: pretrained weights, or the same architecture randomly initialized.
+
+    ``scratch`` seeds torch first, so seed s always gives the same random encoder.
+    """
+    torch.manual_seed(seed)
+    if init == "pretrained":
+        model = AutoModel.from_pretrained(ckpt.path, trust_remote_code=False)
+    elif init == "scratch":
+        model = AutoModel.from_config(ckpt.config, trust_remote_code=False)
+    else:
+        raise ValueError(f"unknown init {init!r}")
+    return model.eval()
+
+
+@dataclass
+class Tokenized:
+    """Token ids of one split with special tokens added, after truncation."""
+
+    ids: list[list[int]]
+    truncated: int
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
+
+
+def tokenize(ckpt: Checkpoint, seqs: list[str]) -> Tokenized:
+    """Batched fast tokenization, then the truncation policy (counted, never silent): rows
+    longer than the max length are re-encoded with the tokenizer's own truncation, so its
+    special tokens stay in place."""
+    tok = ckpt.tokenizer
+    texts = [ckpt.prepare(s) for s in seqs]
+    ids = tok(texts, add_special_tokens=True, verbose=False)["input_ids"]
+    long = [i for i, x in enumerate(ids) if len(x) > ckpt.max_length]
+    if long:
+        cut = tok(
+            [texts[i] for i in long],
+            add_special_tokens=True,
+            truncation=True,
+            max_length=ckpt.max_length,
+        )["input_ids"]
+        for i, x in zip(long, cut, strict=True):
+            ids[i] = x
+    return Tokenized(ids, len(long))
+
+
+def plan_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Row indices of each batch: stable sort by length, cut every ``batch_size`` rows.
+
+    Similar lengths share a batch (little padding), and the plan depends on the data only.
+    """
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def collate(
+    ids: list[list[int]], rows: np.ndarray, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``input_ids`` and ``attention_mask`` for the given rows."""
+    width = max(len(ids[r]) for r in rows)
+    x = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        x[i, : len(ids[r])] = torch.as_tensor(ids[r])
+        mask[i, : len(ids[r])] = 1
+    return x, mask
+
+
+def embed(
+    model: torch.nn.Module,
+    ckpt: Checkpoint,
+    tokens: Tokenized,
+    batch_size: int,
+    pooling: str,
+    on_batch: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """``[n, hidden]`` float32 embeddings: mean over content tokens (specials and padding
+    excluded) or the first token's state; bf16 autocast on GPU, fp32 on CPU."""
+    device = next(model.parameters()).device
+    prefix, suffix = ckpt.special_layout
+    pad_id = ckpt.tokenizer.pad_token_id if ckpt.tokenizer.pad_token_id is not None else 0
+    out = np.zeros((len(tokens.ids), model.config.hidden_size), dtype=np.float32)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    with torch.inference_mode(), autocast:
+        for rows in plan_batches(tokens.lengths, batch_size):
+            x, mask = collate(tokens.ids, rows, pad_id)
+            hidden = model(input_ids=x.to(device), attention_mask=mask.to(device)).last_hidden_state
+            hidden = hidden.float()
+            if pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                lengths = mask.sum(1)
+                pos = torch.arange(x.shape[1])
+                content = (pos >= prefix) & (pos[None, :] < (lengths - suffix)[:, None])
+                w = content.to(device=device, dtype=hidden.dtype).unsqueeze(-1)
+                pooled = (hidden * w).sum(1) / w.sum(1).clamp(min=1)
+            out[rows] = pooled.cpu().numpy()
+            if on_batch:
+                on_batch(len(rows))
+    return out

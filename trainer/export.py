@@ -1,0 +1,111 @@
+"""Export a run's checkpoint as a plain Hugging Face model: ``RUN/hf`` (safetensors + tokenizer).
+
+    python trainer/export.py RUN [--tag step_00000200] [--out DIR]
+
+The result loads with ``AutoModelForMaskedLM.from_pretrained`` / ``AutoTokenizer.from_pretrained``
+and no dnapt or remote code. Weights are the fp32 masters, consolidated from ZeRO partitions with
+DeepSpeed's ``get_fp32_state_dict_from_zero_checkpoint`` (``zero_to_fp32.py`` fails on tied
+weights); a ZeRO-0 run's module weights are already whole.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # `python trainer/export.py`: import as a package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+
+import torch  # noqa: E402
+from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel  # noqa: E402
+
+from data_prep.vocab import load_vocab  # noqa: E402
+from trainer.checkpoint import latest_tag  # noqa: E402
+
+MODEL_DIR = "model"  # RUN/model/config.json: the architecture, written at the start of a run
+TOKENIZER_DIR = "tokenizer"  # RUN/tokenizer: the run's vocabulary, copied from the shards
+
+
+class ExportError(RuntimeError):
+    """A run directory that cannot be exported; the message says why."""
+
+
+def consolidated_state_dict(ckpt_dir: Path, tag: str, zero_stage: int) -> dict[str, torch.Tensor]:
+    """fp32 weights of checkpoint ``tag``, whole, on CPU."""
+    if zero_stage == 0 and not list((ckpt_dir / tag).glob("*zero_pp_rank_*optim_states.pt")):
+        states = torch.load(
+            ckpt_dir / tag / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False
+        )
+        return {k: v.float() for k, v in states["module"].items()}
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    return get_fp32_state_dict_from_zero_checkpoint(str(ckpt_dir), tag=tag)
+
+
+def _load_weights(model: PreTrainedModel, state: dict[str, torch.Tensor]) -> None:
+    """Load ``state``; the only keys it may lack are ones tied to a key it has."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ExportError(f"checkpoint has weights the model lacks: {', '.join(unexpected[:5])}")
+    params = model.state_dict()
+    present = {params[k].data_ptr() for k in state if k in params}
+    untied = [k for k in missing if params[k].data_ptr() not in present]
+    if untied:
+        raise ExportError(f"checkpoint lacks weights: {', '.join(untied[:5])}")
+
+
+def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -> Path:
+    """Write checkpoint ``tag`` (default: the latest) of ``run_dir`` as a HF model; returns it."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise ExportError(f"{run_dir}: no config.json, not a dnapt run directory")
+    run_cfg = json.loads(config_path.read_text())
+    ckpt_dir = run_dir / "checkpoints"
+    tag = tag or latest_tag(ckpt_dir)
+    if tag is None or not (ckpt_dir / tag).is_dir():
+        raise ExportError(f"{run_dir}: no checkpoint {tag or '(none saved yet)'} to export")
+    stage = int(run_cfg["ds_config"].get("zero_optimization", {}).get("stage", 0))
+
+    model = AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(run_dir / MODEL_DIR))
+    _load_weights(model, consolidated_state_dict(ckpt_dir, tag, stage))
+    vocab = load_vocab(run_dir / TOKENIZER_DIR)
+
+    out = Path(out) if out is not None else run_dir / "hf"
+    tmp = out.parent / f".{out.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    vocab.tokenizer.save_pretrained(tmp)
+    (tmp / "dnapt_export.json").write_text(
+        json.dumps({"checkpoint": tag, "run": str(run_dir.resolve())}, indent=2) + "\n"
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python trainer/export.py",
+        description="Export a dnapt run's checkpoint as a Hugging Face model (safetensors + "
+        "tokenizer), consolidating ZeRO partitions.",
+    )
+    p.add_argument("run", type=Path, help="run directory (the trainer's --out)")
+    p.add_argument("--tag", default=None, help="checkpoint, e.g. step_00000200 (default: latest)")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: RUN/hf)")
+    args = p.parse_args(argv)
+    try:
+        out = export_run(args.run, args.tag, args.out)
+    except ExportError as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported {args.run} -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Check a training run against the files on disk before any process group starts.
+
+Run by every rank before ``init_distributed`` and by ``trainer.launch`` before it starts the
+launcher, so a missing shard directory, a tokenizer that disagrees with its manifest, an unknown
+preset, a too-small ``--max-len`` or an incompatible resume costs one line, not a cluster launch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import PretrainedConfig
+
+from trainer.bphb import VAL_MASKING
+from trainer.checkpoint import TAG_RE, latest_tag
+from trainer.config import ConfigError, TrainConfig
+from trainer.ds_config import load_ds_config, resolve_ds_config
+from trainer.masking import Masker, build_masker
+from trainer.models import model_config
+from trainer.shards import Shards, open_shards
+
+
+@dataclass
+class Plan:
+    """A checked run: everything ``trainer.run`` needs besides the process group."""
+
+    cfg: TrainConfig
+    shards: Shards
+    max_len: int
+    model_config: PretrainedConfig
+    ds_config: dict[str, Any]
+    masker: Masker
+    val_masker: Masker
+    ckpt_dir: Path
+    resume_tag: str | None
+
+    @property
+    def micro_batch(self) -> int:
+        return int(self.ds_config["train_micro_batch_size_per_gpu"])
+
+    @property
+    def grad_accum(self) -> int:
+        return int(self.ds_config["gradient_accumulation_steps"])
+
+    @property
+    def zero_stage(self) -> int:
+        return int(self.ds_config.get("zero_optimization", {}).get("stage", 0))
+
+    def resolved(self, world_size: int) -> dict[str, Any]:
+        """What ``RUN/config.json`` holds: enough to rebuild, export and audit the run."""
+        return {
+            "train": self.cfg.to_dict(),
+            "world_size": world_size,
+            "max_len": self.max_len,
+            "data": {
+                "vocab": self.shards.name,
+                "vocab_size": self.shards.vocab.size,
+                "family": self.shards.vocab.family,
+                "k": self.shards.vocab.k,
+                "window": self.shards.window,
+                "max_tokens": self.shards.max_tokens,
+                "tokenizer_sha256": self.shards.vocab.sha256(),
+                "manifest_sha256": self.shards.manifest_sha256,
+            },
+            "val_masking": VAL_MASKING.to_dict(),
+            "model": self.model_config.to_dict(),
+            "ds_config": self.ds_config,
+        }
+
+
+def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
+    ckpt_dir = cfg.out / "checkpoints"
+    latest = latest_tag(ckpt_dir)
+    if cfg.resume == "never":
+        if latest is not None:
+            raise ConfigError(
+                f"--out {cfg.out} already holds checkpoints (latest {latest}): pass --resume auto "
+                "to continue it, or choose a new --out"
+            )
+        return ckpt_dir, None
+    if cfg.resume == "auto":
+        return ckpt_dir, latest
+    path = Path(cfg.resume)
+    if not (path.is_dir() and TAG_RE.match(path.name)):
+        raise ConfigError(
+            f"--resume {cfg.resume}: not a checkpoint directory (RUN/checkpoints/step_N); use "
+            "'auto', 'never' or such a path"
+        )
+    return path.parent, path.name
+
+
+def _check_resume(plan: Plan, world_size: int | None) -> None:
+    """The checkpoint must come from the same vocabulary, model, ZeRO stage, seed and ranks."""
+    saved_path = plan.ckpt_dir.parent / "config.json"
+    if not saved_path.is_file():
+        raise ConfigError(f"--resume: {saved_path} is missing, so the checkpoint can't be checked")
+    saved = json.loads(saved_path.read_text())
+    now = plan.resolved(world_size or saved["world_size"])
+    checks = [
+        ("vocabulary", saved["data"]["tokenizer_sha256"], now["data"]["tokenizer_sha256"]),
+        ("max length", saved["max_len"], now["max_len"]),
+        ("model", _arch(saved["model"]), _arch(now["model"])),
+        ("ZeRO stage", saved["ds_config"].get("zero_optimization", {}).get("stage", 0),
+         plan.zero_stage),
+        ("seed", saved["train"]["seed"], plan.cfg.seed),
+        ("number of ranks", saved["world_size"], now["world_size"]),
+    ]
+    for what, before, after in checks:
+        if before != after:
+            raise ConfigError(
+                f"--resume: the checkpoint's {what} differs from this run's ({before} vs "
+                f"{after}): resume with the original settings or start a new --out"
+            )
+
+
+def _arch(model: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in model.items() if k not in ("transformers_version", "_name_or_path")}
+
+
+def preflight(cfg: TrainConfig, world_size: int | None = None) -> Plan:
+    """Check ``cfg`` against disk; ``world_size`` (when known) is checked against a resume."""
+    raw = load_ds_config(cfg.ds_config)
+    ds_config = resolve_ds_config(raw, cfg.ds_config, cfg.max_steps)
+    shards = open_shards(cfg.data, cfg.cache_dir)
+    needed = shards.max_tokens + 2
+    max_len = cfg.max_len if cfg.max_len is not None else needed
+    if max_len < needed:
+        raise ConfigError(
+            f"--max-len {max_len} is smaller than the shards' longest window ({shards.max_tokens} "
+            f"tokens + [CLS]/[SEP] = {needed}): raise it or leave it out"
+        )
+    mcfg = model_config(cfg.model, shards.vocab.size, max_len)
+    try:
+        masker = build_masker(cfg.masking, shards.vocab)
+        val_masker = build_masker(VAL_MASKING, shards.vocab)
+    except ValueError as e:
+        raise ConfigError(f"--masking: {e}") from None
+    ckpt_dir, tag = _resume_tag(cfg)
+    plan = Plan(cfg, shards, max_len, mcfg, ds_config, masker, val_masker, ckpt_dir, tag)
+    if tag is not None:
+        _check_resume(plan, world_size)
+    return plan

@@ -1,0 +1,219 @@
+"""Train a BERT-style DNA masked-LM with DeepSpeed on dnapt shards.
+
+    deepspeed --num_gpus 2 trainer/run.py --ds_config ds_configs/zero2.json \\
+        --data DIR/kmer6-overlap --model bert-tiny --masking random --mask-ratio 0.15 \\
+        --max-steps 200 --out RUNS/my_run [--resume auto] [--seed 0]
+
+Also runs under torchrun, ``bash launch.sh train`` (multi-node) and plain ``python`` (one
+process). See docs/trainer.md for the run directory, metrics and checkpoint layout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # `python trainer/run.py`: import as a package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from trainer import checkpoint  # noqa: E402
+from trainer.config import ConfigError, TrainConfig, parse_args  # noqa: E402
+from trainer.data import (  # noqa: E402
+    MlmCollator,
+    TrainStream,
+    build_eval_batches,
+    build_train_loader,
+    set_streaming_local_world_size,
+)
+from trainer.dist import DistInfo, abort, finish, init_distributed  # noqa: E402
+from trainer.evaluation import base_scorer, evaluate  # noqa: E402
+from trainer.export import MODEL_DIR, TOKENIZER_DIR, export_run  # noqa: E402
+from trainer.metrics import MetricsWriter  # noqa: E402
+from trainer.models import build_model  # noqa: E402
+from trainer.preflight import Plan, preflight  # noqa: E402
+from trainer.step import train_micro_step  # noqa: E402
+from trainer.bphb import VAL_SEED  # noqa: E402
+
+
+class Interval:
+    """Sums over the micro-batches since the last log line, reduced over ranks when logged."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss = 0.0
+        self.micro = 0
+        self.correct = 0.0
+        self.labelled = 0.0
+        self.tokens = 0.0
+        self.samples = 0.0
+        self.stats: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, correct: torch.Tensor, labelled: torch.Tensor,
+            batch: dict[str, Any]) -> None:
+        self.loss += float(loss)
+        self.micro += 1
+        self.correct += float(correct)
+        self.labelled += float(labelled)
+        self.tokens += float(batch["attention_mask"].sum())
+        self.samples += batch["input_ids"].shape[0]
+        for key, value in batch["stats"].items():
+            self.stats[key] = self.stats.get(key, 0.0) + float(value)
+
+    def reduce(self, device: torch.device) -> dict[str, float]:
+        """All-reduce (collective) and turn sums into the logged means and rates."""
+        keys = sorted(self.stats)
+        sums = torch.tensor(
+            [self.loss, self.micro, self.correct, self.labelled, self.tokens, self.samples]
+            + [self.stats[k] for k in keys],
+            dtype=torch.float64,
+            device=device,
+        )
+        torch.distributed.all_reduce(sums)
+        loss, micro, correct, labelled, tokens, samples, *stats = sums.tolist()
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        out = {
+            "loss": loss / micro,
+            "accuracy": correct / labelled if labelled else float("nan"),
+            "tokens_per_s": tokens / elapsed,
+            "samples_per_s": samples / elapsed,
+        }
+        out.update({k: v / micro for k, v in zip(keys, stats, strict=True)})
+        return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def write_run_files(plan: Plan, dist: DistInfo) -> None:
+    """Rank 0: resolved config, model architecture and tokenizer (export needs no data dir)."""
+    out = plan.cfg.out
+    resolved = plan.resolved(dist.world_size)
+    (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+    plan.model_config.save_pretrained(out / MODEL_DIR)
+    shutil.rmtree(out / TOKENIZER_DIR, ignore_errors=True)
+    plan.shards.vocab.save(out / TOKENIZER_DIR)
+    from rich.console import Console
+
+    Console(stderr=True).print_json(data=resolved)
+
+
+def train(plan: Plan, dist: DistInfo) -> None:
+    import deepspeed
+
+    cfg: TrainConfig = plan.cfg
+    set_streaming_local_world_size()
+    if dist.is_main:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        write_run_files(plan, dist)
+    torch.distributed.barrier()
+
+    seed_everything(cfg.seed)  # identical initial weights on every rank
+    model = build_model(plan.model_config)
+    engine, *_ = deepspeed.initialize(
+        model=model, model_parameters=model.parameters(), config=plan.ds_config
+    )
+    seed_everything(cfg.seed * 1_000_003 + dist.rank + 1)  # distinct dropout per rank
+
+    collator = MlmCollator(
+        plan.shards.vocab, plan.masker, plan.max_len, cfg.seed, plan.grad_accum, cfg.num_workers
+    )
+    loader = build_train_loader(
+        plan.shards, collator, plan.micro_batch, cfg.seed, cfg.canonical_nodes, cfg.num_workers
+    )
+    stream = TrainStream(loader, collator)
+    eval_batches = build_eval_batches(
+        plan.shards,
+        plan.val_masker,
+        VAL_SEED,
+        cfg.eval_samples,
+        plan.max_len,
+        plan.micro_batch,
+        dist.rank,
+        dist.world_size,
+    )
+    scorer = base_scorer(plan.shards.vocab)
+
+    step = 0
+    if plan.resume_tag is not None:
+        client = checkpoint.load(engine, plan.ckpt_dir, plan.resume_tag, dist.rank)
+        step = int(client["step"])
+        stream.load_state_dict(client["data"])
+    metrics = MetricsWriter(cfg.out, cfg.max_steps, step) if dist.is_main else None
+    if metrics is not None and plan.resume_tag is not None:
+        metrics.console.print(f"resumed from {plan.ckpt_dir / plan.resume_tag} at step {step}")
+
+    def log(kind: str, values: dict[str, Any]) -> None:
+        if metrics is not None:
+            metrics.write(kind, step, values)
+
+    interval = Interval()
+    micro_index = step * plan.grad_accum
+    while step < cfg.max_steps:
+        lr = engine.optimizer.param_groups[0]["lr"]  # the rate this step will apply
+        norm = None
+        for _ in range(plan.grad_accum):
+            batch = stream.next(micro_index)
+            micro_index += 1
+            out, norm = train_micro_step(engine, batch)
+            interval.add(out.loss.detach(), out.correct, out.labelled, batch)
+        step += 1
+        last = step == cfg.max_steps
+        if step % cfg.log_every == 0 or last:
+            values = interval.reduce(engine.device)
+            values.update(lr=lr, grad_norm=norm, epoch=stream.epoch)
+            log("train", values)
+            interval.reset()
+        if step % cfg.eval_every == 0 or last:
+            log("val", evaluate(engine, eval_batches, scorer))
+            interval.started = time.perf_counter()
+        if step % cfg.save_every == 0 or last:
+            client = {"step": step, "data": stream.state_dict(), "world_size": dist.world_size}
+            checkpoint.save(engine, plan.ckpt_dir, step, client, dist.rank, cfg.keep_last)
+            interval.started = time.perf_counter()
+
+    if metrics is not None:
+        hf = export_run(cfg.out)
+        metrics.console.print(
+            f"done: {step} steps; metrics {metrics.path}; tensorboard {cfg.out / 'tensorboard'}; "
+            f"export {hf}"
+        )
+        metrics.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cfg = parse_args(argv)
+        world = os.environ.get("WORLD_SIZE")
+        plan = preflight(cfg, int(world) if world else None)
+    except ConfigError as e:
+        print(f"trainer/run.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        dist = init_distributed(cfg.dist_timeout)
+        train(plan, dist)
+    except BaseException as e:  # noqa: BLE001 - any failure must end this rank, never hang it
+        traceback.print_exc()
+        rank = os.environ.get("RANK", "?")
+        abort(f"trainer/run.py: rank {rank} failed: {type(e).__name__}: {e}")
+    finish(0)
+
+
+if __name__ == "__main__":
+    main()
