@@ -220,8 +220,15 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
                 tokens[key] += sum(lengths)
                 unk[key] += sum(int(np.count_nonzero(ids == UNK_ID)) for ids in ids_list)
                 max_tokens[v.name] = max(max_tokens[v.name], *lengths)
+            written = sum(
+                sum(ids.size for ids in e) * v.dtype.itemsize
+                for v, e in zip(vocabs, encoded, strict=True)
+            )
             progress.update(
-                rw.starts.size, rw.starts.size * cfg.windows.window, time.perf_counter() - t0
+                rw.starts.size,
+                rw.starts.size * cfg.windows.window,
+                written,
+                time.perf_counter() - t0,
             )
     finally:
         progress.close()
@@ -311,7 +318,7 @@ def _commit(tmp: Path, out: Path) -> None:
 
 
 class _Progress:
-    """A rich progress line: bases, windows, Mb/s (silent when disabled or not a terminal)."""
+    """A rich progress line: bases, windows, MB of token ids written, Mb/s (silent if disabled)."""
 
     def __init__(self, enabled: bool) -> None:
         self._p = None
@@ -328,16 +335,18 @@ class _Progress:
             self._task = self._p.add_task("sharding")
         self.windows = 0
         self.bases = 0
+        self.token_bytes = 0
 
-    def update(self, windows: int, bases: int, elapsed: float) -> None:
+    def update(self, windows: int, bases: int, token_bytes: int, elapsed: float) -> None:
         self.windows += windows
         self.bases += bases
+        self.token_bytes += token_bytes
         if self._p is not None:
             rate = self.bases / 1e6 / max(elapsed, 1e-9)
             self._p.update(
                 self._task,
                 description=f"sharding: {self.bases / 1e6:,.1f} Mb, {self.windows:,} windows, "
-                f"{rate:,.1f} Mb/s",
+                f"{self.token_bytes / 1e6:,.1f} MB of tokens written (before zstd), {rate:,.1f} Mb/s",
             )
 
     def close(self) -> None:
