@@ -112,10 +112,11 @@ def record_windows(
         c.uncovered_bases += (hi - lo) - _covered(starts - lo, cfg.window, hi - lo)
         if not starts.size:
             continue
-        idx = starts[:, None] + np.arange(cfg.window)
+        # rows of a strided view: copies only the kept windows' bytes, no [n, window] index array
+        view = np.lib.stride_tricks.sliding_window_view(rec.codes, cfg.window)
         c.windows += int(starts.size)
         c.bases += int(starts.size) * cfg.window
         c.n_bases += int(n_in[keep].sum())
         rep = (low[starts + cfg.window] - low[starts]) / cfg.window
-        out.append(RecordWindows(split, rec.name, starts, rec.codes[idx], rep.astype(np.float32)))
+        out.append(RecordWindows(split, rec.name, starts, view[starts], rep.astype(np.float32)))
     return out
