@@ -60,7 +60,7 @@ class ShardConfig:
     workers: int = 1
     fmt: str = "mds"
     overwrite: bool = False
-    bpe_train_bases: int = 50_000_000
+    bpe_train_bases: int = 8_000_000
     chunk_windows: int = 512
     progress: bool = True
 
@@ -467,8 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bpe-train-bases",
         type=int,
-        default=50_000_000,
-        help="cap on train bases sampled to learn BPE (default: 50,000,000)",
+        default=8_000_000,
+        help="cap on train bases sampled to learn BPE (default: 8,000,000; HF BPE training time grows with it)",
     )
     p.add_argument(
         "--format",
