@@ -69,6 +69,8 @@ demo() {
     python data_prep/shard.py --out "$out/shards" --workers 2
   fi
   python data_prep/shard.py verify "$out/shards"
+  python data_prep/analyze_vocab.py --data "$out/shards" --out "$out/vocab_report" \
+    --bpe-sweep 256,1024,4096,16384
 }
 
 cmd="${1:-help}"
