@@ -11,13 +11,17 @@ configurable thresholds (docs/eval.md). Writes AUDIT_DIR/audit.json, audit.md an
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # `python eval/audit.py`: import as a package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import argparse
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -36,10 +40,11 @@ from eval.dedup import (
     NearDupConfig,
     exact_duplicates,
     label_conflicts,
+    leaked_test_rows,
     near_duplicates,
-    test_rows_in_train,
 )
 from eval.metrics import bootstrap_indices, bootstrap_mcc, percentile_ci
+from eval.report import wide_console
 from eval.verdict import AuditThresholds, judge
 
 SCHEMA_VERSION = 1
@@ -78,7 +83,7 @@ def audit_task(root: Path, task_id: str, cfg: AuditConfig) -> tuple[dict, list[i
     """The audit record of one task and the test rows its repair removes (empty unless --dedup)."""
     t0 = time.perf_counter()
     task = load_task(root, task_id, cfg.iupac)
-    leaked = test_rows_in_train(task)
+    leaked = leaked_test_rows(task)
     removed = leaked if cfg.dedup and len(leaked) else np.array([], dtype=np.int64)
     scored = task.with_test_rows_removed(removed) if len(removed) else task
     baselines = baseline_summaries(scored, cfg)
@@ -287,6 +292,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Audit
     return args, cfg
 
 
+class _Serial:
+    """In-process stand-in for a process pool (``--jobs 1``): same ``map``, no fork."""
+
+    map = staticmethod(map)
+
+
 def main(argv: list[str] | None = None) -> int:
     args, cfg = parse_args(argv)
     console = Console(stderr=True)
@@ -296,20 +307,22 @@ def main(argv: list[str] | None = None) -> int:
             discover_tasks(root) if args.tasks == "all" else select_tasks(args.tasks, root).task_ids
         )
         t0 = time.perf_counter()
-        with console.status("auditing") as status, ProcessPoolExecutor(max(args.jobs, 1)) as pool:
+        args_ = ([root] * len(ids), ids, [cfg] * len(ids))
+        pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+        with console.status("auditing") as status:
             results = []
-            for task_id, res in zip(
-                ids, pool.map(audit_task, [root] * len(ids), ids, [cfg] * len(ids)), strict=True
-            ):
+            for task_id, res in zip(ids, (pool or _Serial()).map(audit_task, *args_), strict=True):
                 status.update(f"audited {task_id} ({len(results) + 1}/{len(ids)})")
                 results.append(res)
+        if pool:
+            pool.shutdown()
     except BenchmarkError as e:
         console.print(f"[red]error:[/] {e}", highlight=False)
         return 2
     records = [r for r, _ in results]
     removed = {r["task"]: rows for r, rows in results}
     write_outputs(Path(args.out), records, removed, cfg, root)
-    print_table(records, Console())
+    print_table(records, wide_console())
     counts = {v: sum(r["verdict"] == v for r in records) for v in ("keep", "flag", "drop")}
     console.print(
         f"{len(records)} tasks in {time.perf_counter() - t0:.0f}s: {counts}; wrote {args.out}/audit.json, audit.md, curated.json"

@@ -84,6 +84,11 @@ class Task:
         return "dev" if "train" in self.splits and "dev" in self.splits else None
 
     @property
+    def used_splits(self) -> list[str]:
+        """The splits a model sees: training, selection (if any), test."""
+        return [self.train_split, *([self.selection_split] if self.selection_split else []), "test"]
+
+    @property
     def train(self) -> Split:
         return self.splits[self.train_split]
 

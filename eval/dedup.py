@@ -83,7 +83,7 @@ def label_conflicts(task: Task) -> dict:
     }
 
 
-def test_rows_in_train(task: Task) -> np.ndarray:
+def leaked_test_rows(task: Task) -> np.ndarray:
     """Indices of test rows whose sequence (or its reverse complement) occurs in train.
 
     These are the rows ``--dedup`` removes; with no train split the training data is dev.

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from accelerate import PartialState
+from accelerate.utils import parse_flag_from_env
 
 
 def assign(costs: Sequence[float], world: int) -> list[int]:
@@ -36,7 +37,11 @@ class Workers:
     """The launcher's processes: rank, world size, device, and a gather to rank 0."""
 
     def __init__(self, timeout_s: float = 3600.0) -> None:
-        self.state = PartialState(timeout=datetime.timedelta(seconds=timeout_s))
+        # PartialState only reads the launcher's CPU choice when told (Accelerator does this):
+        # without cpu=True, `ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu` on a machine
+        # without CUDA silently starts N independent single-process runs.
+        cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
+        self.state = PartialState(cpu=cpu, timeout=datetime.timedelta(seconds=timeout_s))
         self.rank = self.state.process_index
         self.world = self.state.num_processes
         self.is_main = self.state.is_main_process
@@ -60,14 +65,6 @@ class Workers:
         for part in parts:
             merged.update(part)
         return merged
-
-    def broadcast(self, obj: Any) -> Any:
-        """Rank 0's ``obj`` on every rank (e.g. whether rank 0 hit an error)."""
-        if self.world == 1:
-            return obj
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
 
     def close(self) -> None:
         """Tear the process group down so every rank exits cleanly."""

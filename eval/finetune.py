@@ -55,9 +55,7 @@ def build_classifier(ckpt: Checkpoint, init: str, n_labels: int, seed: int) -> t
     return AutoModelForSequenceClassification.from_config(config, trust_remote_code=False)
 
 
-def predict(
-    model: torch.nn.Module, tokens: Tokenized, pad_id: int, batch_size: int
-) -> np.ndarray:
+def predict(model: torch.nn.Module, tokens: Tokenized, pad_id: int, batch_size: int) -> np.ndarray:
     """Class probabilities ``[n, K]`` (float32), batches planned from the data alone."""
     device = next(model.parameters()).device
     out = np.zeros((len(tokens.ids), model.config.num_labels), dtype=np.float32)
@@ -88,20 +86,22 @@ def finetune(
     steps_per_epoch = -(-len(y) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     warmup = int(cfg.warmup_ratio * total)
-    decay = ["bias", "LayerNorm.weight", "norm.weight"]
+    no_decay = ["bias", "LayerNorm.weight", "norm.weight"]
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(d in n for d in decay)]},
+        {"params": [p for n, p in model.named_parameters() if not any(d in n for d in no_decay)]},
         {
-            "params": [p for n, p in model.named_parameters() if any(d in n for d in decay)],
+            "params": [p for n, p in model.named_parameters() if any(d in n for d in no_decay)],
             "weight_decay": 0.0,
         },
     ]
     opt = torch.optim.AdamW(groups, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt,
-        lambda s: (s + 1) / max(warmup, 1)
-        if s < warmup
-        else max(0.0, (total - s) / max(total - warmup, 1)),
+        lambda s: (
+            (s + 1) / max(warmup, 1)
+            if s < warmup
+            else max(0.0, (total - s) / max(total - warmup, 1))
+        ),
     )
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)

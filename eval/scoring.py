@@ -90,6 +90,9 @@ def score_task(
         out["models"][name] = {}
         for init, runs in inits.items():
             out["models"][name][init], boots[init] = summarize(task, runs, idx)
-        delta = out["models"][name]["pretrained"]["mean"]["mcc"] - out["models"][name]["scratch"]["mean"]["mcc"]
+        delta = (
+            out["models"][name]["pretrained"]["mean"]["mcc"]
+            - out["models"][name]["scratch"]["mean"]["mcc"]
+        )
         out["comparisons"][name] = compare(boots["pretrained"], boots["scratch"], delta)
     return out

@@ -31,7 +31,9 @@ def bf16_pays_off() -> bool:
     bf16 matmuls are emulated, slower than fp32 (measured, see docs/trainer.md)."""
     if on_gpu():
         return torch.cuda.is_bf16_supported()
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
 
 
 def load_ds_config(path: Path) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def resolve_ds_config(raw: dict[str, Any], path: Path, max_steps: int) -> dict[s
     if isinstance(warmup, int) and isinstance(total, int) and warmup >= total:
         raise ConfigError(
             f"--ds_config {path}: scheduler warmup_num_steps {warmup} must be below "
-            f"total_num_steps {total} (use \"auto\" to derive both from --max-steps)"
+            f'total_num_steps {total} (use "auto" to derive both from --max-steps)'
         )
     left = _find_auto(cfg)
     if left:

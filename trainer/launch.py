@@ -89,9 +89,9 @@ def hostfile_slots(path: Path) -> list[tuple[str, int]]:
     return hosts
 
 
-def launcher_command(ns: argparse.Namespace, trainer_args: list[str], out: Path) -> tuple[
-    list[str], int
-]:
+def launcher_command(
+    ns: argparse.Namespace, trainer_args: list[str], out: Path
+) -> tuple[list[str], int]:
     """The launcher command and the world size it will start."""
     cmd = [sys.executable, "-u", "-m", "deepspeed.launcher.runner"]
     node_mode = any(v is not None for v in (ns.nnodes, ns.node_rank, ns.master_addr))

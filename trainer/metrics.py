@@ -48,9 +48,8 @@ class MetricsWriter:
 
         self.path = run_dir / "metrics.jsonl"
         truncate_after(self.path, start_step)
-        self._file = open(self.path, "a", buffering=1)
         self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1)
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, soft_wrap=True)
         self._live = self.console.is_terminal
         self._progress = Progress(
             TextColumn("[bold]train"),
@@ -67,7 +66,8 @@ class MetricsWriter:
     def write(self, kind: str, step: int, values: dict[str, Any]) -> None:
         rec = {"kind": kind, "step": step, "time": round(time.time(), 3)}
         rec.update({k: _clean(v) for k, v in values.items()})
-        self._file.write(json.dumps(rec) + "\n")
+        with open(self.path, "a") as f:  # one append per record: a kill loses at most one line
+            f.write(json.dumps(rec) + "\n")
         for key, value in values.items():
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self._tb.add_scalar(f"{kind}/{key}", value, step)
@@ -80,7 +80,6 @@ class MetricsWriter:
     def close(self) -> None:
         self._progress.stop()
         self._tb.close()
-        self._file.close()
 
 
 def _summary(kind: str, step: int, v: dict[str, Any]) -> str:

@@ -98,13 +98,24 @@ def _check_resume(plan: Plan, world_size: int | None) -> None:
     if not saved_path.is_file():
         raise ConfigError(f"--resume: {saved_path} is missing, so the checkpoint can't be checked")
     saved = json.loads(saved_path.read_text())
-    now = plan.resolved(world_size or saved["world_size"])
+    now = json.loads(json.dumps(plan.resolved(world_size or saved["world_size"])))  # as saved
+    arch_before, arch_now = _arch(saved["model"]), _arch(now["model"])
+    arch_diff = sorted(
+        k for k in arch_before.keys() | arch_now.keys() if arch_before.get(k) != arch_now.get(k)
+    )
     checks = [
         ("vocabulary", saved["data"]["tokenizer_sha256"], now["data"]["tokenizer_sha256"]),
         ("max length", saved["max_len"], now["max_len"]),
-        ("model", _arch(saved["model"]), _arch(now["model"])),
-        ("ZeRO stage", saved["ds_config"].get("zero_optimization", {}).get("stage", 0),
-         plan.zero_stage),
+        (
+            "model",
+            ", ".join(f"{k}={arch_before.get(k)}" for k in arch_diff),
+            ", ".join(f"{k}={arch_now.get(k)}" for k in arch_diff),
+        ),
+        (
+            "ZeRO stage",
+            saved["ds_config"].get("zero_optimization", {}).get("stage", 0),
+            plan.zero_stage,
+        ),
         ("seed", saved["train"]["seed"], plan.cfg.seed),
         ("number of ranks", saved["world_size"], now["world_size"]),
     ]

@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from trainer import checkpoint  # noqa: E402
+from trainer.bphb import VAL_SEED  # noqa: E402
 from trainer.config import ConfigError, TrainConfig, parse_args  # noqa: E402
 from trainer.data import (  # noqa: E402
     MlmCollator,
@@ -43,7 +44,6 @@ from trainer.metrics import MetricsWriter  # noqa: E402
 from trainer.models import build_model  # noqa: E402
 from trainer.preflight import Plan, preflight  # noqa: E402
 from trainer.step import train_micro_step  # noqa: E402
-from trainer.bphb import VAL_SEED  # noqa: E402
 
 
 class Interval:
@@ -62,8 +62,13 @@ class Interval:
         self.stats: dict[str, float] = {}
         self.started = time.perf_counter()
 
-    def add(self, loss: torch.Tensor, correct: torch.Tensor, labelled: torch.Tensor,
-            batch: dict[str, Any]) -> None:
+    def add(
+        self,
+        loss: torch.Tensor,
+        correct: torch.Tensor,
+        labelled: torch.Tensor,
+        batch: dict[str, Any],
+    ) -> None:
         self.loss += float(loss)
         self.micro += 1
         self.correct += float(correct)
@@ -111,7 +116,7 @@ def write_run_files(plan: Plan, dist: DistInfo) -> None:
     plan.shards.vocab.save(out / TOKENIZER_DIR)
     from rich.console import Console
 
-    Console(stderr=True).print_json(data=resolved)
+    Console(stderr=True, soft_wrap=True).print_json(data=resolved)
 
 
 def train(plan: Plan, dist: DistInfo) -> None:

@@ -177,4 +177,3 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
         local=local,
         manifest_sha256=_sha256(manifest_path),
     )
-

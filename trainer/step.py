@@ -23,17 +23,16 @@ class MlmOutput:
     logits: torch.Tensor
 
 
-def mlm_forward(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                labels: torch.Tensor) -> MlmOutput:
+def mlm_forward(
+    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+) -> MlmOutput:
     """Forward ``model`` (a HF masked-LM or a DeepSpeed engine around one) on one batch."""
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
     sel = labels != IGNORE_INDEX
     picked = logits[sel].float()
     target = labels[sel]
-    if target.numel():
-        loss = F.cross_entropy(picked, target)
-    else:
-        loss = logits.sum() * 0.0  # keeps the graph (and DeepSpeed's hooks) intact
+    # With no labels the loss is a zero that keeps the graph (and DeepSpeed's hooks) intact.
+    loss = F.cross_entropy(picked, target) if target.numel() else logits.sum() * 0.0
     correct = (picked.argmax(-1) == target).sum()
     return MlmOutput(loss, correct, sel.sum(), logits)
 

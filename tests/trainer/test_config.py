@@ -36,8 +36,14 @@ def test_deepspeed_launcher_local_rank_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     "flag,value",
-    [("--max-steps", "0"), ("--save-every", "-1"), ("--eval-samples", "0"), ("--max-len", "0"),
-     ("--dist-timeout", "0"), ("--num-workers", "-1")],
+    [
+        ("--max-steps", "0"),
+        ("--save-every", "-1"),
+        ("--eval-samples", "0"),
+        ("--max-len", "0"),
+        ("--dist-timeout", "0"),
+        ("--num-workers", "-1"),
+    ],
 )
 def test_out_of_range_values_name_the_flag(flag: str, value: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(flag)):

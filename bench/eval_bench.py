@@ -1,0 +1,160 @@
+"""Probe throughput: a bert-tiny checkpoint over every task of the shared benchmark.
+
+    python bench/eval_bench.py [--vocab kmer6-disjoint] [--window 512] [--batch-size 64]
+    ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 \\
+        --mixed_precision no --dynamo_backend no bench/eval_bench.py
+
+The checkpoint is the trainer's ``bert-tiny`` preset (2 layers, hidden 64) with a dnapt
+tokenizer, randomly initialized (throughput does not depend on the weights). Every task runs the
+real probe path of eval/run.py on its full train set: tokenization, embedding extraction of the
+training, dev and test splits, and the logistic-regression fits over the dev grid. Tasks are split
+over the launched processes like eval/run.py's jobs. Prints one JSON line per task (rank 0) and a
+last line with the totals: wall time of the whole probe and embedding sequences/s.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # `python bench/eval_bench.py`
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse
+import json
+import tempfile
+import time
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModelForMaskedLM
+
+from data_prep.vocab import PAD_ID, build_vocab
+from eval.benchmark import discover_tasks, load_task, resolve_benchmark
+from eval.distributed import Workers
+from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
+from eval.probe import ProbeConfig, fit_probe
+from trainer.models import PRESETS
+
+
+def make_checkpoint(out: Path, vocab: str, window: int) -> Path:
+    """The trainer's bert-tiny preset with a dnapt tokenizer, saved like ``RUN/hf``."""
+    v = build_vocab(vocab, window)
+    preset = dict(PRESETS["bert-tiny"])
+    model_type = preset.pop("model_type")
+    config = AutoConfig.for_model(
+        model_type,
+        **preset,
+        vocab_size=v.size,
+        max_position_embeddings=v.tokenizer.model_max_length,
+        pad_token_id=PAD_ID,
+    )
+    torch.manual_seed(0)
+    AutoModelForMaskedLM.from_config(config).save_pretrained(out)
+    v.tokenizer.save_pretrained(out)
+    return out
+
+
+def probe_task(ckpt, model, task, batch_size: int, cfg: ProbeConfig) -> dict:
+    """The probe of one task, timed by stage."""
+    splits = task.used_splits
+    t0 = time.perf_counter()
+    tokens = {s: tokenize(ckpt, task.splits[s].sequences) for s in splits}
+    t1 = time.perf_counter()
+    emb = {s: embed(model, ckpt, tokens[s], batch_size, "mean") for s in splits}
+    t2 = time.perf_counter()
+    pos = {c: i for i, c in enumerate(task.classes)}
+    y = {s: np.array([pos[int(v)] for v in task.splits[s].labels]) for s in splits}
+    sel = task.selection_split
+    fit_probe(
+        emb[task.train_split],
+        y[task.train_split],
+        emb[sel] if sel else None,
+        y[sel] if sel else None,
+        emb["test"],
+        list(range(len(task.classes))),
+        cfg,
+    )
+    t3 = time.perf_counter()
+    n = sum(len(tokens[s].ids) for s in splits)
+    return {
+        "task": task.id,
+        "sequences": n,
+        "tokens": int(sum(tokens[s].lengths.sum() for s in splits)),
+        "truncated": sum(tokens[s].truncated for s in splits),
+        "tokenize_s": round(t1 - t0, 2),
+        "embed_s": round(t2 - t1, 2),
+        "embed_seqs_per_s": round(n / (t2 - t1), 1),
+        "probe_fit_s": round(t3 - t2, 2),
+        "total_s": round(t3 - t0, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="bench/eval_bench.py",
+        description="Probe time of a bert-tiny checkpoint over every task of the benchmark "
+        "(full train sets) and embedding sequences/s; JSON lines on stdout.",
+    )
+    p.add_argument("--benchmark", help="benchmark dir (default: $DNAPT_DATA_MIRROR/benchmark)")
+    p.add_argument(
+        "--vocab", default="kmer6-disjoint", help="dnapt vocabulary (default kmer6-disjoint)"
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        default=512,
+        help="pretraining window in bases: sets the max length (default 512)",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="embedding batch size (default 64)")
+    p.add_argument("--tasks", default=None, help="comma-separated task ids (default: all)")
+    args = p.parse_args(argv)
+
+    workers = Workers()
+    root = resolve_benchmark(args.benchmark)
+    ids = args.tasks.split(",") if args.tasks else discover_tasks(root)
+    t_start = time.perf_counter()
+    tasks = [load_task(root, t) for t in ids]
+    with tempfile.TemporaryDirectory() as tmp:
+        # Each process builds the same seeded checkpoint locally: no shared path to agree on.
+        ckpt = load_checkpoint(make_checkpoint(Path(tmp) / "hf", args.vocab, args.window))
+        model = build_encoder(ckpt, "pretrained", 0).to(workers.device)
+        costs = [sum(len(s) for split in t.splits.values() for s in split.sequences) for t in tasks]
+        results = {
+            i: probe_task(ckpt, model, tasks[i], args.batch_size, ProbeConfig())
+            for i in workers.my_jobs(costs)
+        }
+    gathered = workers.gather(results)
+    if workers.is_main:
+        rows = [gathered[i] for i in range(len(tasks))]
+        for row in rows:
+            print(json.dumps(row), flush=True)
+        embed_s = sum(r["embed_s"] for r in rows)
+        print(
+            json.dumps(
+                {
+                    "total": True,
+                    "model": "bert-tiny (2 layers, hidden 64)",
+                    "vocab": args.vocab,
+                    "max_length": ckpt.max_length,
+                    "processes": workers.world,
+                    "threads_per_process": torch.get_num_threads(),
+                    "device": workers.device.type,
+                    "tasks": len(rows),
+                    "sequences": sum(r["sequences"] for r in rows),
+                    "tokens": sum(r["tokens"] for r in rows),
+                    "truncated": sum(r["truncated"] for r in rows),
+                    "embed_seqs_per_s_per_process": round(
+                        sum(r["sequences"] for r in rows) / embed_s, 1
+                    ),
+                    "probe_fit_s": round(sum(r["probe_fit_s"] for r in rows), 1),
+                    "wall_s": round(time.perf_counter() - t_start, 1),
+                }
+            )
+        )
+    workers.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

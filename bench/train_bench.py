@@ -1,0 +1,267 @@
+"""Trainer throughput: the dnapt DeepSpeed step against a bare PyTorch loop, and the data path.
+
+    python bench/train_bench.py --data DIR/<vocab> [--model bert-tiny] [--steps 20] [--trials 3]
+
+In one process, on the same model initialisation and the same pre-collated batches:
+(a) the trainer's own micro-step (``trainer.step.train_micro_step``) under DeepSpeed ZeRO-2, and
+(b) a bare PyTorch loop with the same optimizer (torch AdamW), clipping and LR schedule.
+Trials alternate (a) and (b) and the median is reported, because shared machines are noisy.
+It also measures the loader alone (StreamingDataLoader + collation + masking in workers) and the
+masking strategy's share of collation time, and on a GPU the model FLOPs utilisation (MFU).
+Prints one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from trainer.data import (  # noqa: E402
+    MlmCollator,
+    TrainStream,
+    build_train_loader,
+    encode_windows,
+    set_streaming_local_world_size,
+)
+from trainer.dist import init_distributed  # noqa: E402
+from trainer.ds_config import load_ds_config, resolve_ds_config  # noqa: E402
+from trainer.masking import MaskingConfig, build_masker  # noqa: E402
+from trainer.models import build_model, model_config  # noqa: E402
+from trainer.shards import open_shards  # noqa: E402
+from trainer.step import batch_to, mlm_forward, train_micro_step  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+# Dense bf16 peak FLOP/s by device-name fragment (datasheet values, no sparsity).
+PEAK_BF16 = {
+    "H100 SXM": 989e12,
+    "H100 PCIe": 756e12,
+    "H100": 989e12,
+    "H200": 989e12,
+    "A100": 312e12,
+}
+
+
+def emit(**record: Any) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def ds_config(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
+    path = ROOT / "ds_configs" / "zero2.json"
+    raw = load_ds_config(path)
+    raw["train_micro_batch_size_per_gpu"] = args.micro_batch
+    raw["gradient_accumulation_steps"] = 1
+    cfg = resolve_ds_config(raw, path, total_steps)
+    if args.precision != "auto":
+        cfg["bf16"]["enabled"] = args.precision == "bf16"
+    return cfg
+
+
+def bare_step_fn(model: torch.nn.Module, cfg: dict[str, Any], device: torch.device):
+    """The same optimizer, clipping and schedule as the DeepSpeed config, without DeepSpeed."""
+    from deepspeed.runtime.lr_schedules import WarmupDecayLR
+
+    params = dict(cfg["optimizer"]["params"])
+    params.pop("torch_adam", None)
+    opt = torch.optim.AdamW(model.parameters(), **params)
+    sched = WarmupDecayLR(opt, **cfg["scheduler"]["params"])
+    clip = cfg["gradient_clipping"]
+    bf16 = bool(cfg["bf16"]["enabled"])
+
+    def step(batch: dict[str, Any]) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = mlm_forward(model, *batch_to(batch, device))
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        sched.step()
+
+    return step
+
+
+def timed(fn, batches: list[dict[str, Any]], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for b in batches:
+        fn(b)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def tokens_of(batches: list[dict[str, Any]]) -> float:
+    return float(sum(int(b["attention_mask"].sum()) for b in batches))
+
+
+def train_flops_per_token(cfg: Any, seq_len: int) -> float:
+    """Training FLOPs per token of a BERT-style encoder: 6 x the matmul parameters (attention
+    4h^2 and MLP 2hI per layer, the MLM head h^2 + hV) + 12 L h T for attention scores/values
+    (the PaLM appendix B formula)."""
+    h, n_layers, inter = cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size
+    matmul_params = n_layers * (4 * h * h + 2 * h * inter) + h * h + h * cfg.vocab_size
+    return 6 * matmul_params + 12 * n_layers * h * seq_len
+
+
+def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> float:
+    """(a) vs (b); returns the DeepSpeed step's tokens/s (what the loader must keep up with)."""
+    import deepspeed
+
+    n = args.warmup + args.steps
+    batches = [stream.next(i) for i in range(n)]
+    cfg = ds_config(args, total_steps=(n * args.trials) + 1)
+    torch.manual_seed(0)
+    model = build_model(mcfg)
+    engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=cfg)
+    torch.manual_seed(0)
+    bare = build_model(mcfg).to(engine.device)
+    bare_step = bare_step_fn(bare, cfg, engine.device)
+    ds_step = lambda b: train_micro_step(engine, b)  # noqa: E731
+    for fn in (ds_step, bare_step):
+        timed(fn, batches[: args.warmup], engine.device)
+    tokens = tokens_of(batches[args.warmup :])
+    rates: dict[str, list[float]] = {"deepspeed-zero2": [], "pytorch": []}
+    for _ in range(args.trials):
+        rates["deepspeed-zero2"].append(
+            tokens / timed(ds_step, batches[args.warmup :], engine.device)
+        )
+        rates["pytorch"].append(tokens / timed(bare_step, batches[args.warmup :], engine.device))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    precision = "bf16" if cfg["bf16"]["enabled"] else "fp32"
+    for impl, rate in med.items():
+        emit(
+            bench="step",
+            impl=impl,
+            model=args.model,
+            vocab=shards.name,
+            precision=precision,
+            micro_batch=args.micro_batch,
+            seq_len=shards.max_tokens + 2,
+            threads=torch.get_num_threads(),
+            tokens_per_s=round(rate, 1),
+            trials=[round(r, 1) for r in rates[impl]],
+        )
+    emit(
+        bench="ratio",
+        deepspeed_over_pytorch=round(med["deepspeed-zero2"] / med["pytorch"], 4),
+        target=0.95,
+    )
+    flops = train_flops_per_token(mcfg, shards.max_tokens + 2) * med["deepspeed-zero2"]
+    peak = None
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name()
+        peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
+    emit(
+        bench="mfu",
+        device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        achieved_tflops=round(flops / 1e12, 4),
+        mfu=None if peak is None or precision != "bf16" else round(flops / peak, 4),
+    )
+    return med["deepspeed-zero2"]
+
+
+def bench_loader(args: argparse.Namespace, shards, masker, step_rate: float) -> None:
+    col = MlmCollator(shards.vocab, masker, shards.max_tokens + 2, 0, 1, args.workers)
+    stream = TrainStream(
+        build_train_loader(shards, col, args.micro_batch, 1, 64, args.workers), col
+    )
+    stream.next(0)  # worker start-up is paid once per epoch, not per batch
+    n = args.loader_batches
+    t0 = time.perf_counter()
+    batches = [stream.next(i) for i in range(1, n + 1)]
+    rate = tokens_of(batches) / (time.perf_counter() - t0)
+    emit(
+        bench="loader",
+        workers=args.workers,
+        tokens_per_s=round(rate, 1),
+        over_step_consumption=round(rate / step_rate, 2),
+        target=10,
+    )
+
+
+def bench_masking(args: argparse.Namespace, shards, masker, step_rate: float) -> None:
+    """Collation cost split: framing + spans vs the masking strategy, per batch, one core."""
+    from streaming import StreamingDataset
+
+    remote, local = shards.split_paths("train")
+    ds = StreamingDataset(remote=remote, local=local, shuffle=False)
+    rows = [np.asarray(ds[i]["input_ids"]) for i in range(args.micro_batch * 20)]
+    gen = torch.Generator().manual_seed(0)
+    t_enc = t_mask = 0.0
+    for s in range(0, len(rows), args.micro_batch):
+        t0 = time.perf_counter()
+        w = encode_windows(rows[s : s + args.micro_batch], shards.vocab, shards.max_tokens + 2)
+        t1 = time.perf_counter()
+        masker(w.input_ids, w.spans, w.special_mask, gen, 0)
+        t2 = time.perf_counter()
+        t_enc, t_mask = t_enc + t1 - t0, t_mask + t2 - t1
+    per_batch = (t_enc + t_mask) / 20
+    step_s = args.micro_batch * (shards.max_tokens + 2) / step_rate
+    emit(
+        bench="masking",
+        strategy=args.masking,
+        masking_ms_per_batch=round(t_mask / 20 * 1e3, 3),
+        collate_ms_per_batch=round(per_batch * 1e3, 3),
+        masking_share_of_collate=round(t_mask / (t_enc + t_mask), 4),
+        collate_share_of_step=round(per_batch / step_s, 4),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(
+        prog="python bench/train_bench.py", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--data", required=True, help="DIR/<vocab> written by data_prep/shard.py")
+    p.add_argument("--model", default="bert-tiny", help="trainer preset (default: %(default)s)")
+    p.add_argument("--micro-batch", type=int, default=16, help="sequences per step")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per trial")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--trials", type=int, default=3, help="alternating trials (median reported)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="auto: the ds_config's rule (bf16 where it pays off)",
+    )
+    p.add_argument("--masking", default="random", help="strategy for the loader and masking bench")
+    p.add_argument("--workers", type=int, default=1, help="loader workers for the loader bench")
+    p.add_argument("--loader-batches", type=int, default=100, help="batches for the loader bench")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: all cores); 1 is steadier on a busy machine",
+    )
+    args = p.parse_args(argv)
+
+    init_distributed(timeout_s=60)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    set_streaming_local_world_size()
+    shards = open_shards(args.data)
+    mcfg = model_config(args.model, shards.vocab.size, shards.max_tokens + 2)
+    masker = build_masker(MaskingConfig(strategy=args.masking).resolved(), shards.vocab)
+    col = MlmCollator(shards.vocab, masker, shards.max_tokens + 2, 0, 1, 0)
+    stream = TrainStream(build_train_loader(shards, col, args.micro_batch, 0, 64, 0), col)
+    step_rate = bench_steps(args, shards, mcfg, stream)
+    bench_loader(args, shards, masker, step_rate)
+    bench_masking(args, shards, masker, step_rate)
+
+
+if __name__ == "__main__":
+    main()
+    from trainer.dist import finish
+
+    finish(0)

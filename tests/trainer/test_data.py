@@ -1,0 +1,124 @@
+"""Collation, masking seeds, resumable streaming and the fixed validation subset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_prep.vocab import CLS_ID, PAD_ID, SEP_ID
+from trainer.bphb import VAL_MASKING, VAL_SEED
+from trainer.data import (
+    MlmCollator,
+    TrainStream,
+    build_eval_batches,
+    build_train_loader,
+    encode_windows,
+    set_streaming_local_world_size,
+)
+from trainer.masking import IGNORE_INDEX, MaskingConfig, build_masker
+from trainer.shards import open_shards
+
+
+@pytest.fixture(scope="module")
+def kmer(small_shards: Path):
+    return open_shards(str(small_shards / "kmer6-overlap"))
+
+
+@pytest.fixture(scope="module")
+def char(small_shards: Path):
+    return open_shards(str(small_shards / "char"))
+
+
+def test_encode_windows_frames_pads_and_spans(kmer) -> None:
+    rows = [np.arange(5, 15), np.arange(5, 12)]
+    w = encode_windows(rows, kmer.vocab, max_len=14)
+    assert w.input_ids[0, 0] == CLS_ID and w.input_ids[0, 11] == SEP_ID
+    assert w.input_ids[1, 8] == SEP_ID and (w.input_ids[1, 9:] == PAD_ID).all()
+    assert w.attention_mask[1].tolist() == [1] * 9 + [0] * 5
+    assert w.special_mask[0].tolist() == [True] + [False] * 10 + [True] * 3
+    assert w.spans[0, 1].tolist() == [0, 6] and w.spans[0, 10].tolist() == [9, 15]  # k = 6
+    assert (w.spans[0, 0] == -1).all() and (w.spans[1, 8:] == -1).all()
+    with pytest.raises(ValueError, match="raise --max-len"):
+        encode_windows([np.arange(5, 20)], kmer.vocab, max_len=14)
+
+
+def _samples(n: int, offset: int = 0) -> list[dict]:
+    rng = np.random.default_rng(offset)
+    return [
+        {"input_ids": rng.integers(5, 10, 128).astype(np.uint16), "start": 128 * (i + offset)}
+        for i in range(n)
+    ]
+
+
+def test_masks_depend_on_seed_and_content_only(char) -> None:
+    masker = build_masker(MaskingConfig(), char.vocab)
+    a = MlmCollator(char.vocab, masker, 130, seed=0, grad_accum=1, workers=2)
+    b = MlmCollator(char.vocab, masker, 130, seed=0, grad_accum=1, workers=1)
+    batch = _samples(8)
+    out_a, out_b = a(batch), b(batch)
+    assert torch.equal(out_a["labels"], out_b["labels"])
+    assert torch.equal(out_a["input_ids"], out_b["input_ids"])
+    assert not torch.equal(a(_samples(8, offset=1))["labels"], out_a["labels"])
+    c = MlmCollator(char.vocab, masker, 130, seed=1, grad_accum=1, workers=1)
+    assert not torch.equal(c(batch)["labels"], out_a["labels"])
+    labelled = out_a["labels"] != IGNORE_INDEX
+    assert 0.05 < labelled.float().mean() < 0.3
+    assert set(out_a["stats"]) == {"masked_token_frac", "hidden_base_frac", "leak_frac"}
+
+
+def test_curriculum_step_follows_the_stream_position(char) -> None:
+    masker = build_masker(MaskingConfig(strategy="curriculum"), char.vocab)
+    steps: list[int] = []
+    masker_call = masker.__call__
+
+    def spy(*args, **kwargs):
+        steps.append(args[4])
+        return masker_call(*args, **kwargs)
+
+    col = MlmCollator(char.vocab, masker, 130, seed=0, grad_accum=2, workers=1)
+    col.masker = spy
+    col.start(first_micro=6)
+    for _ in range(4):
+        col(_samples(2))
+    assert steps == [3, 3, 4, 4]  # micro-batches 6..9 with 2 per optimizer step
+
+
+def _stream(shards, seed: int = 3, workers: int = 1) -> TrainStream:
+    masker = build_masker(MaskingConfig(), shards.vocab)
+    col = MlmCollator(shards.vocab, masker, shards.max_tokens + 2, seed, 1, workers)
+    return TrainStream(build_train_loader(shards, col, 4, seed, 64, workers), col)
+
+
+def test_loader_state_resumes_the_same_batches(char) -> None:
+    set_streaming_local_world_size()
+    full = _stream(char)
+    expected = [full.next(i) for i in range(6)]
+    first = _stream(char)
+    for i in range(3):
+        first.next(i)
+    state = first.state_dict()
+    resumed = _stream(char)
+    resumed.load_state_dict(state)
+    for i in range(3, 6):
+        got = resumed.next(i)
+        assert torch.equal(got["input_ids"], expected[i]["input_ids"])
+        assert torch.equal(got["labels"], expected[i]["labels"])
+
+
+def test_validation_masks_do_not_depend_on_world_size(char) -> None:
+    masker = build_masker(VAL_MASKING, char.vocab)
+    args = (char, masker, VAL_SEED, 21, char.max_tokens + 2, 4)
+    single = build_eval_batches(*args, rank=0, world=1)
+    ranks = [build_eval_batches(*args, rank=r, world=2) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == 3  # 11 rows for rank 0 -> 3 batches of 4
+    one = torch.cat([b.labels for b in single])[:21]
+    for r, batches in enumerate(ranks):
+        labels = torch.cat([b.labels for b in batches])
+        n = len(range(r, 21, 2))
+        assert torch.equal(labels[:n], one[r::2])
+        assert (labels[n:] == IGNORE_INDEX).all()  # filler rows score nothing
+    again = build_eval_batches(*args, rank=0, world=1)
+    assert all(torch.equal(a.input_ids, b.input_ids) for a, b in zip(single, again, strict=True))

@@ -1,0 +1,94 @@
+"""Bad runs fail before any process group starts, with a one-line reason."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.conftest import ROOT, env, trainer_args
+from trainer.config import ConfigError, parse_args
+from trainer.preflight import preflight
+
+
+def _plan(data: Path, out: Path, **opts: object):
+    return preflight(parse_args(trainer_args(data, out, **opts)))
+
+
+def test_a_good_run_resolves_everything_from_the_data(small_shards: Path, tmp_path: Path) -> None:
+    plan = _plan(small_shards / "kmer6-overlap", tmp_path / "run")
+    assert plan.max_len == 125 and plan.model_config.vocab_size == 4101
+    assert plan.resume_tag is None and plan.micro_batch == 16
+    resolved = plan.resolved(world_size=2)
+    assert resolved["data"]["vocab"] == "kmer6-overlap" and resolved["world_size"] == 2
+    json.dumps(resolved)  # config.json must be plain JSON
+
+
+@pytest.mark.parametrize(
+    "opts,match",
+    [
+        ({"model": "bert-huge"}, "--model bert-huge: unknown preset"),
+        ({"max_len": 100}, r"--max-len 100 is smaller than the shards' longest window"),
+        ({"masking": "neighbor"}, "neighbor masking .* overlapping k-mer"),
+        ({"ds_config": "/nope.json"}, "--ds_config /nope.json: no such file"),
+    ],
+)
+def test_bad_arguments(small_shards: Path, tmp_path: Path, opts: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        _plan(small_shards / "char", tmp_path / "run", **opts)
+
+
+def test_missing_shard_dir(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such directory"):
+        _plan(tmp_path / "nope" / "char", tmp_path / "run")
+
+
+def _fake_checkpoint(run: Path, plan) -> None:
+    (run / "checkpoints" / "step_00000004").mkdir(parents=True)
+    (run / "checkpoints" / "latest").write_text("step_00000004")
+    (run / "config.json").write_text(json.dumps(plan.resolved(world_size=2)))
+
+
+def test_resume_rules(small_shards: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _fake_checkpoint(run, _plan(small_shards / "char", run))
+    with pytest.raises(ConfigError, match="already holds checkpoints .* --resume auto"):
+        _plan(small_shards / "char", run)
+    assert _plan(small_shards / "char", run, resume="auto").resume_tag == "step_00000004"
+    with pytest.raises(ConfigError, match="vocabulary differs"):
+        _plan(small_shards / "kmer6-disjoint", run, resume="auto")
+    with pytest.raises(ConfigError, match="seed differs"):
+        _plan(small_shards / "char", run, resume="auto", seed=1)
+    with pytest.raises(ConfigError, match="number of ranks differs"):
+        preflight(parse_args(trainer_args(small_shards / "char", run, resume="auto")), 4)
+    with pytest.raises(ConfigError, match="not a checkpoint directory"):
+        _plan(small_shards / "char", run, resume=str(run))
+
+
+def test_run_py_fails_in_one_line_without_a_process_group(
+    small_shards: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "char"
+    shutil.copytree(small_shards / "char", data)
+    shutil.copy(small_shards / "manifest.json", tmp_path / "manifest.json")
+    spec = json.loads((data / "vocab.json").read_text())
+    spec["tokenizer_sha256"] = "0" * 64
+    (data / "vocab.json").write_text(json.dumps(spec))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "trainer" / "run.py"), *trainer_args(data, tmp_path / "r")],
+        cwd=ROOT,
+        env=env(RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("trainer/run.py: error: --data:") and "disagree on tokenizer_sha256" in last
+    )
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r").exists()
