@@ -5,7 +5,8 @@
 In one process, on the same model initialisation and the same pre-collated batches:
 (a) the trainer's own micro-step (``trainer.step.train_micro_step``) under DeepSpeed ZeRO-2, and
 (b) a bare PyTorch loop with the same optimizer (torch AdamW), clipping and LR schedule.
-Trials alternate (a) and (b) and the median is reported, because shared machines are noisy.
+Steps of (a) and (b) are timed interleaved and the median over trials is reported, because shared
+machines are noisy.
 It also measures the loader alone (StreamingDataLoader + collation + masking in workers) and the
 masking strategy's share of collation time, and on a GPU the model FLOPs utilisation (MFU).
 Prints one JSON object per line.
@@ -58,7 +59,7 @@ def emit(**record: Any) -> None:
 
 
 def ds_config(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
-    path = ROOT / "ds_configs" / "zero2.json"
+    path = args.ds_config
     raw = load_ds_config(path)
     raw["train_micro_batch_size_per_gpu"] = args.micro_batch
     raw["gradient_accumulation_steps"] = 1
@@ -91,15 +92,26 @@ def bare_step_fn(model: torch.nn.Module, cfg: dict[str, Any], device: torch.devi
     return step
 
 
-def timed(fn, batches: list[dict[str, Any]], device: torch.device) -> float:
+def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for b in batches:
-        fn(b)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
+
+
+def interleaved_seconds(
+    fns: dict[str, Any], batches: list[dict[str, Any]], device: torch.device
+) -> dict[str, float]:
+    """Seconds each step function spends on ``batches``, timed step by step and interleaved
+    (alternating which goes first), so load from other processes hits both alike."""
+    spent = dict.fromkeys(fns, 0.0)
+    names = list(fns)
+    for i, batch in enumerate(batches):
+        for name in names if i % 2 == 0 else names[::-1]:
+            _sync(device)
+            t0 = time.perf_counter()
+            fns[name](batch)
+            _sync(device)
+            spent[name] += time.perf_counter() - t0
+    return spent
 
 
 def tokens_of(batches: list[dict[str, Any]]) -> float:
@@ -128,16 +140,15 @@ def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> 
     torch.manual_seed(0)
     bare = build_model(mcfg).to(engine.device)
     bare_step = bare_step_fn(bare, cfg, engine.device)
-    ds_step = lambda b: train_micro_step(engine, b)  # noqa: E731
-    for fn in (ds_step, bare_step):
-        timed(fn, batches[: args.warmup], engine.device)
+    ds_name = f"deepspeed-zero{cfg['zero_optimization']['stage']}"
+    fns = {ds_name: lambda b: train_micro_step(engine, b), "pytorch": bare_step}
+    interleaved_seconds(fns, batches[: args.warmup], engine.device)
     tokens = tokens_of(batches[args.warmup :])
-    rates: dict[str, list[float]] = {"deepspeed-zero2": [], "pytorch": []}
+    rates: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(args.trials):
-        rates["deepspeed-zero2"].append(
-            tokens / timed(ds_step, batches[args.warmup :], engine.device)
-        )
-        rates["pytorch"].append(tokens / timed(bare_step, batches[args.warmup :], engine.device))
+        spent = interleaved_seconds(fns, batches[args.warmup :], engine.device)
+        for name, seconds in spent.items():
+            rates[name].append(tokens / seconds)
     med = {k: statistics.median(v) for k, v in rates.items()}
     precision = "bf16" if cfg["bf16"]["enabled"] else "fp32"
     for impl, rate in med.items():
@@ -155,10 +166,14 @@ def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> 
         )
     emit(
         bench="ratio",
-        deepspeed_over_pytorch=round(med["deepspeed-zero2"] / med["pytorch"], 4),
+        # Paired per trial (both timed under the same load), then the median.
+        deepspeed_over_pytorch=round(
+            statistics.median(a / b for a, b in zip(rates[ds_name], rates["pytorch"], strict=True)),
+            4,
+        ),
         target=0.95,
     )
-    flops = train_flops_per_token(mcfg, shards.max_tokens + 2) * med["deepspeed-zero2"]
+    flops = train_flops_per_token(mcfg, shards.max_tokens + 2) * med[ds_name]
     peak = None
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()
@@ -169,7 +184,7 @@ def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> 
         achieved_tflops=round(flops / 1e12, 4),
         mfu=None if peak is None or precision != "bf16" else round(flops / peak, 4),
     )
-    return med["deepspeed-zero2"]
+    return med[ds_name]
 
 
 def bench_loader(args: argparse.Namespace, shards, masker, step_rate: float) -> None:
@@ -224,6 +239,12 @@ def main(argv: list[str] | None = None) -> None:
         prog="python bench/train_bench.py", description=__doc__.split("\n")[0]
     )
     p.add_argument("--data", required=True, help="DIR/<vocab> written by data_prep/shard.py")
+    p.add_argument(
+        "--ds-config",
+        type=Path,
+        default=ROOT / "ds_configs" / "zero2.json",
+        help="DeepSpeed JSON for path (a) (default: ds_configs/zero2.json)",
+    )
     p.add_argument("--model", default="bert-tiny", help="trainer preset (default: %(default)s)")
     p.add_argument("--micro-batch", type=int, default=16, help="sequences per step")
     p.add_argument("--steps", type=int, default=20, help="timed steps per trial")
@@ -236,7 +257,9 @@ def main(argv: list[str] | None = None) -> None:
         help="auto: the ds_config's rule (bf16 where it pays off)",
     )
     p.add_argument("--masking", default="random", help="strategy for the loader and masking bench")
-    p.add_argument("--workers", type=int, default=1, help="loader workers for the loader bench")
+    p.add_argument(
+        "--workers", type=int, default=2, help="loader workers (default: the trainer's, 2)"
+    )
     p.add_argument("--loader-batches", type=int, default=100, help="batches for the loader bench")
     p.add_argument(
         "--threads",

@@ -187,15 +187,20 @@ def render_markdown(records: list[dict], cfg: AuditConfig, root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+CONSOLE_COLUMNS = [h for h in HEADER if h not in ("minority", "k-mer AUROC")]
+
+
 def print_table(records: list[dict], console: Console) -> None:
+    """The audit table on the console (audit.md has every column)."""
     colors = {"keep": "green", "flag": "yellow", "drop": "red"}
     table = Table(title="dnapt benchmark audit", show_lines=False)
-    for h in HEADER:
+    keep = [HEADER.index(h) for h in CONSOLE_COLUMNS]
+    for h in CONSOLE_COLUMNS:
         table.add_column(h, overflow="fold")
     for r in records:
         cells = _row(r)
-        cells[-2] = f"[{colors[r['verdict']]}]{cells[-2]}[/]"
-        table.add_row(*cells)
+        cells[HEADER.index("verdict")] = f"[{colors[r['verdict']]}]{r['verdict']}[/]"
+        table.add_row(*[cells[i] for i in keep])
     console.print(table)
 
 

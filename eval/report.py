@@ -182,9 +182,9 @@ def plot(report: dict, path: Path) -> None:
 
 
 def wide_console() -> Console:
-    """stdout console; 160 columns when not a terminal (logs, CI) so tables do not wrap."""
+    """stdout console; 200 columns when not a terminal (logs, CI) so tables do not wrap."""
     console = Console()
-    return console if console.is_terminal else Console(width=160)
+    return console if console.is_terminal else Console(width=200)
 
 
 def print_table(report: dict, console: Console) -> None:

@@ -22,7 +22,7 @@ if __name__ == "__main__" and not __package__:  # `python eval/run.py`: import a
 import argparse
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from rich.console import Console
@@ -455,7 +455,7 @@ def load_inputs(cfg: RunConfig) -> tuple[list[Task], dict[str, int], list[Checkp
     for i, c in enumerate(ckpts):
         names[c.name] = names.get(c.name, 0) + 1
         if names[c.name] > 1:
-            ckpts[i] = Checkpoint(**{**c.__dict__, "name": f"{c.name}-{names[c.name]}"})
+            ckpts[i] = replace(c, name=f"{c.name}-{names[c.name]}")
     return tasks, excluded, ckpts
 
 

@@ -43,6 +43,7 @@ from eval.testbed_plan import (
     Budget,
     Cell,
     analysis_command,
+    analysis_key,
     audit_command,
     audit_key,
     canonical_hash,
@@ -244,14 +245,7 @@ class Testbed:
 
     def ensure_analysis(self) -> None:
         out = self.layout.vocab_report
-        manifest = (self.layout.shards / "manifest.json").read_bytes()
-        key = canonical_hash(
-            {
-                "manifest": canonical_hash(manifest.decode()),
-                "sweep": list(self.recipe.bpe_sweep),
-                "args": list(self.recipe.analysis_args),
-            }
-        )
+        key = analysis_key(self.recipe, (self.layout.shards / "manifest.json").read_bytes())
         if read_key(out) == key and (out / "vocab_report.json").is_file():
             self.say(f"analysis: up to date ({out})")
             self.timing["analysis"] = {"skipped": True, "seconds": 0.0}
@@ -290,6 +284,11 @@ class Testbed:
         if not marker.is_file() or not (self.run_dir(cell) / "hf" / "config.json").is_file():
             return False
         return json.loads(marker.read_text()).get("key") == cell.key
+
+    def trained_stamp(self, cell: Cell) -> float | None:
+        """When the cell's training finished: a score is valid for that training only."""
+        marker = self.run_dir(cell) / CELL_MARKER
+        return json.loads(marker.read_text()).get("started") if marker.is_file() else None
 
     def train(self, cell: Cell, index: int) -> bool:
         """Train one cell unless it is done; True when it ends trained."""
@@ -360,7 +359,8 @@ class Testbed:
         """Score the trained cells that have no score yet, in one eval/run.py call."""
         t0 = time.perf_counter()
         folder = self.scores_dir(curated)
-        pending = [c for c in cells if not (folder / "cells" / f"{c.id}.json").is_file()]
+        stamps = {c.id: self.trained_stamp(c) for c in cells}
+        pending = [c for c in cells if scored_stamp(folder, c) != stamps[c.id]]
         if not json.loads(curated.read_text())["tasks"]:
             self.failures.append("the audit kept no task: nothing to score")
             self.console.print("[red]audit kept no task; no cell can be scored[/]")
@@ -374,7 +374,7 @@ class Testbed:
         cmd, env = eval_command(self.recipe, ckpts, curated, batch, on_gpu())
         try:
             self.step(f"eval ({len(pending)} checkpoints)", cmd, self.layout.logs / "eval.log", env)
-            split_report(batch / "report.json", pending, folder)
+            split_report(batch / "report.json", pending, folder, stamps)
         except TestbedError as e:
             self.failures.append(str(e))
             self.console.print(f"[red]{e}[/]", highlight=False)
@@ -425,9 +425,17 @@ class Testbed:
         self.say("wrote " + ", ".join(str(p) for p in paths))
 
 
-def split_report(report_path: Path, cells: list[Cell], folder: Path) -> None:
-    """Store each cell's share of an eval report as ``folder/cells/<id>.json`` and the task-level
-    information (baselines, sizes, notes) as ``folder/tasks.json``."""
+def scored_stamp(folder: Path, cell: Cell) -> Any:
+    """The training stamp a cell's stored score was made from (None when there is none)."""
+    path = folder / "cells" / f"{cell.id}.json"
+    return json.loads(path.read_text()).get("trained", "unscored") if path.is_file() else "unscored"
+
+
+def split_report(
+    report_path: Path, cells: list[Cell], folder: Path, stamps: dict[str, Any]
+) -> None:
+    """Store each cell's share of an eval report as ``folder/cells/<id>.json`` (with the stamp of
+    the training it scored) and the task-level information as ``folder/tasks.json``."""
     if not report_path.is_file():
         raise TestbedError(f"eval wrote no {report_path}")
     report = json.loads(report_path.read_text())
@@ -454,7 +462,12 @@ def split_report(report_path: Path, cells: list[Cell], folder: Path) -> None:
                 "truncated": m.get("truncated"),
                 "comparison": t["comparisons"][cell.id],
             }
-        record = {"key": cell.key, "report": str(report_path), "tasks": per_task}
+        record = {
+            "key": cell.key,
+            "trained": stamps[cell.id],
+            "report": str(report_path),
+            "tasks": per_task,
+        }
         (folder / "cells" / f"{cell.id}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 

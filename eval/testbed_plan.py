@@ -363,6 +363,17 @@ def benchmark_path(recipe: Recipe) -> Path | None:
     return Path(mirror) / "benchmark" if mirror else None
 
 
+def analysis_key(recipe: Recipe, manifest: bytes) -> str:
+    """The vocabulary report depends on the shards (their manifest) and the analysis options."""
+    return canonical_hash(
+        {
+            "manifest": hashlib.sha256(manifest).hexdigest(),
+            "sweep": list(recipe.bpe_sweep),
+            "args": list(recipe.analysis_args),
+        }
+    )
+
+
 def audit_key(recipe: Recipe) -> str:
     e = recipe.eval
     bench = benchmark_path(recipe)

@@ -215,6 +215,15 @@ def _source(value: str) -> str:
     return value if value in SOURCES else str(repo_path(value).resolve())
 
 
+def _shard_default(name: str) -> Any:
+    """A default of ``data_prep/shard.py`` (a recipe that omits the key means what shard.py means)."""
+    from dataclasses import fields
+
+    from data_prep.shard import ShardConfig
+
+    return next(f.default for f in fields(ShardConfig) if f.name == name)
+
+
 def _corpus(t: _Table) -> CorpusSpec:
     sources = t.strings("sources")
     if not sources:
@@ -242,7 +251,7 @@ def _corpus(t: _Table) -> CorpusSpec:
         val_fraction=val_fraction,
         val_records=val_records,
         max_n_frac=max_n,
-        bpe_train_bases=t.positive("bpe_train_bases", 50_000_000),
+        bpe_train_bases=t.positive("bpe_train_bases", _shard_default("bpe_train_bases")),
         seed=t.positive("seed", 0, zero=True),
         workers=t.positive("workers", 1),
         shards=repo_path(shards) if shards else None,

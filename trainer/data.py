@@ -157,6 +157,7 @@ def build_train_loader(
         num_workers=num_workers,
         persistent_workers=False,
         drop_last=False,
+        pin_memory=torch.cuda.is_available(),
         # Its own generator: creating an iterator must not draw from the global RNG (dropout),
         # or a resumed run's dropout would be one draw off the uninterrupted run's.
         generator=torch.Generator().manual_seed(seed),

@@ -1,8 +1,10 @@
 """Load a DeepSpeed JSON and fill in its ``"auto"`` values from the run and the hardware.
 
 The JSON owns engine settings; a few of them depend on things only known at launch: the schedule
-length (``--max-steps``), whether bf16 pays off on this hardware, and whether DeepSpeed's fused
-Adam can be used (on CPU it would JIT-compile for about a minute; torch's AdamW is used instead).
+length (``--max-steps``), whether bf16 pays off on this hardware, whether DeepSpeed's fused Adam
+can be used (on CPU it would JIT-compile for about a minute; torch's AdamW is used instead) and
+whether overlapping communication with compute helps (GPU streams; on CPU it only costs, measured
+~5% of a bert-tiny ZeRO-2 step).
 Any other ``"auto"`` is an error rather than a silent guess.
 """
 
@@ -79,6 +81,9 @@ def resolve_ds_config(raw: dict[str, Any], path: Path, max_steps: int) -> dict[s
     bf16 = cfg.get("bf16", {})
     if bf16.get("enabled") == "auto":
         bf16["enabled"] = bf16_pays_off()
+    zero = cfg.get("zero_optimization", {})
+    if zero.get("overlap_comm") == "auto":
+        zero["overlap_comm"] = on_gpu()
     opt = cfg.get("optimizer", {}).get("params", {})
     if opt.get("torch_adam") == "auto":
         opt["torch_adam"] = not on_gpu()

@@ -43,52 +43,45 @@ from trainer.export import MODEL_DIR, TOKENIZER_DIR, export_run  # noqa: E402
 from trainer.metrics import MetricsWriter  # noqa: E402
 from trainer.models import build_model  # noqa: E402
 from trainer.preflight import Plan, preflight  # noqa: E402
-from trainer.step import train_micro_step  # noqa: E402
+from trainer.step import MlmOutput, train_micro_step  # noqa: E402
 
 
 class Interval:
-    """Sums over the micro-batches since the last log line, reduced over ranks when logged."""
+    """Sums over the micro-batches since the last log line, reduced over ranks when logged.
 
-    def __init__(self) -> None:
+    Loss and accuracy counts stay on the device until then, so steps never wait for the GPU.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.reset()
 
     def reset(self) -> None:
-        self.loss = 0.0
+        self.model_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         self.micro = 0
-        self.correct = 0.0
-        self.labelled = 0.0
-        self.tokens = 0.0
-        self.samples = 0.0
+        self.tokens = 0
+        self.samples = 0
         self.stats: dict[str, float] = {}
         self.started = time.perf_counter()
 
-    def add(
-        self,
-        loss: torch.Tensor,
-        correct: torch.Tensor,
-        labelled: torch.Tensor,
-        batch: dict[str, Any],
-    ) -> None:
-        self.loss += float(loss)
+    def add(self, out: MlmOutput, batch: dict[str, Any]) -> None:
+        parts = (out.loss.detach(), out.correct, out.labelled)
+        self.model_sums += torch.stack([p.double() for p in parts])
         self.micro += 1
-        self.correct += float(correct)
-        self.labelled += float(labelled)
-        self.tokens += float(batch["attention_mask"].sum())
+        self.tokens += int(batch["attention_mask"].sum())
         self.samples += batch["input_ids"].shape[0]
         for key, value in batch["stats"].items():
             self.stats[key] = self.stats.get(key, 0.0) + float(value)
 
-    def reduce(self, device: torch.device) -> dict[str, float]:
+    def reduce(self) -> dict[str, float]:
         """All-reduce (collective) and turn sums into the logged means and rates."""
         keys = sorted(self.stats)
-        sums = torch.tensor(
-            [self.loss, self.micro, self.correct, self.labelled, self.tokens, self.samples]
-            + [self.stats[k] for k in keys],
-            dtype=torch.float64,
-            device=device,
+        host = [self.micro, self.tokens, self.samples] + [self.stats[k] for k in keys]
+        sums = torch.cat(
+            [self.model_sums, torch.tensor(host, dtype=torch.float64, device=self.device)]
         )
         torch.distributed.all_reduce(sums)
-        loss, micro, correct, labelled, tokens, samples, *stats = sums.tolist()
+        loss, correct, labelled, micro, tokens, samples, *stats = sums.tolist()
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         out = {
             "loss": loss / micro,
@@ -168,7 +161,7 @@ def train(plan: Plan, dist: DistInfo) -> None:
         if metrics is not None:
             metrics.write(kind, step, values)
 
-    interval = Interval()
+    interval = Interval(engine.device)
     micro_index = step * plan.grad_accum
     while step < cfg.max_steps:
         lr = engine.optimizer.param_groups[0]["lr"]  # the rate this step will apply
@@ -177,12 +170,14 @@ def train(plan: Plan, dist: DistInfo) -> None:
             batch = stream.next(micro_index)
             micro_index += 1
             out, norm = train_micro_step(engine, batch)
-            interval.add(out.loss.detach(), out.correct, out.labelled, batch)
+            interval.add(out, batch)
         step += 1
         last = step == cfg.max_steps
         if step % cfg.log_every == 0 or last:
-            values = interval.reduce(engine.device)
-            values.update(lr=lr, grad_norm=norm, epoch=stream.epoch)
+            values = interval.reduce()
+            values.update(
+                lr=lr, grad_norm=None if norm is None else float(norm), epoch=stream.epoch
+            )
             log("train", values)
             interval.reset()
         if step % cfg.eval_every == 0 or last:

@@ -44,7 +44,11 @@ def batch_to(batch: dict[str, Any], device: torch.device) -> tuple[torch.Tensor,
     )
 
 
-def grad_norm_before_step(engine: Any) -> float | None:
+# A grad norm stays a tensor (or DeepSpeed's float) until it is logged: no per-step device sync.
+GradNorm = torch.Tensor | float | None
+
+
+def grad_norm_before_step(engine: Any) -> GradNorm:
     """Global grad norm where DeepSpeed does not report one (ZeRO-0 fp32), else ``None``.
 
     Only at an accumulation boundary: gradients are then reduced and identical on every rank.
@@ -52,10 +56,10 @@ def grad_norm_before_step(engine: Any) -> float | None:
     if engine.zero_optimization_stage() != 0 or engine.bfloat16_enabled() or engine.fp16_enabled():
         return None
     grads = [p.grad for p in engine.module.parameters() if p.grad is not None]
-    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+    return torch.nn.utils.get_total_norm(grads) if grads else 0.0
 
 
-def train_micro_step(engine: Any, batch: dict[str, Any]) -> tuple[MlmOutput, float | None]:
+def train_micro_step(engine: Any, batch: dict[str, Any]) -> tuple[MlmOutput, GradNorm]:
     """Forward, backward and (at an accumulation boundary) optimizer step under DeepSpeed.
 
     Returns the forward output and, after a boundary step, the global grad norm.
@@ -67,6 +71,5 @@ def train_micro_step(engine: Any, batch: dict[str, Any]) -> tuple[MlmOutput, flo
     norm = grad_norm_before_step(engine) if boundary else None
     engine.step()
     if boundary and norm is None:
-        reported = engine.get_global_grad_norm()
-        norm = None if reported is None else float(reported)
+        norm = engine.get_global_grad_norm()
     return out, norm

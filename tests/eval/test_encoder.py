@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ def test_dnapt_checkpoint_tokenizes_kmers_and_truncates(tiny_checkpoint: Path) -
     assert toks.ids[0] == [2, *vocab.encode(short).tolist(), 3]
     assert len(toks.ids[1]) == 125 and toks.ids[1][0] == 2 and toks.ids[1][-1] == 3
     assert toks.ids[1][1:-1] == vocab.encode(long)[:123].tolist()  # 5' end kept
-    assert tokenize(ckpt.__class__(**{**ckpt.__dict__, "max_length": 500}), [long]).truncated == 0
+    assert tokenize(replace(ckpt, max_length=500), [long]).truncated == 0
 
 
 def test_mean_pooling_ignores_padding_and_batching(tiny_checkpoint: Path) -> None:

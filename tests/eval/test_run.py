@@ -20,7 +20,7 @@ from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = "UCI/ecoli_promoters,iPromoter2L/ecoli_promoter"
+REAL = "UCI/ecoli_promoters,UCI/splice_junction"  # binary and 3-class
 METRICS = {"mcc", "accuracy", "macro_f1", "auroc"}
 
 
@@ -45,6 +45,7 @@ def test_probe_report_schema(probe_report: Path) -> None:
     assert report["seeds"] == [0, 1] and report["length_policy"]["policy"] == "truncate"
     assert report["checkpoints"][0]["vocab"] == "kmer6-overlap"
     assert set(report["tasks"]) == set(REAL.split(","))
+    assert report["tasks"]["UCI/splice_junction"]["classes"] == [0, 1, 2]
     for task in report["tasks"].values():
         assert set(task["baselines"]) == {"majority", "gc_length_lr", "kmer_lr"}
         assert task["train_split"] == "train" and task["selection_split"] == "dev"
@@ -59,6 +60,7 @@ def test_probe_report_schema(probe_report: Path) -> None:
             assert lo <= s["mean"]["mcc"] <= hi
             assert all(r["C"] in (0.001, 0.01, 0.1, 1.0, 10.0) for r in s["per_seed"])
         assert model["pretrained"]["sd"]["mcc"] == 0.0  # frozen probe: deterministic
+        assert model["scratch"]["mean"]["auroc"] is not None
         comparison = task["comparisons"]["tinyrun0"]
         assert comparison["verdict"] in {
             "pretraining beats from-scratch",

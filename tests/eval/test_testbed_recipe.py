@@ -62,7 +62,11 @@ CASES = [
     ("window = 128", "window = 4", "[corpus] window: 4 bases is too short"),
     ("window = 128", 'window = "128"', "[corpus] window: expected an integer"),
     ("window = 128", "window = 128\nwindo = 3", "[corpus] windo: unknown key"),
-    ("window = 128", "window = 128\nval_fraction = 1.5", "[corpus] val_fraction: must be in [0, 1)"),
+    (
+        "window = 128",
+        "window = 128\nval_fraction = 1.5",
+        "[corpus] val_fraction: must be in [0, 1)",
+    ),
     (
         "window = 128",
         'window = 128\nval_fraction = 0.1\nval_records = ["chrI"]',
@@ -72,7 +76,11 @@ CASES = [
     ('names = ["char", "kmer6-overlap"]', 'names = ["char", "char"]', "lists a vocabulary twice"),
     ('strategy = "random"', 'strategy = "randm"', "[masking.0] strategy: unknown masking"),
     ('strategy = "random"', 'strategy = "random"\nratio = 1.5', "mask ratio 1.5"),
-    ('strategy = "random"', 'strategy = "random"\nratio = true', "[masking.0] ratio: expected a number"),
+    (
+        'strategy = "random"',
+        'strategy = "random"\nratio = true',
+        "[masking.0] ratio: expected a number",
+    ),
     (
         'strategy = "random"',
         'strategy = "random"\n[[masking]]\nstrategy = "random"',
@@ -81,7 +89,11 @@ CASES = [
     ('preset = "bert-tiny"', 'preset = "bert-huge"', "[model] preset: 'bert-huge' is neither"),
     ('config = "ds_configs/zero0.json"', 'config = "nope.json"', "[deepspeed] config:"),
     ("bases = 40960", "bases = 0", "[budget] bases: must be > 0"),
-    ("bases = 40960", "bases = 40960\n[train]\nseeds = [0, 0]", "[train] seeds: lists a seed twice"),
+    (
+        "bases = 40960",
+        "bases = 40960\n[train]\nseeds = [0, 0]",
+        "[train] seeds: lists a seed twice",
+    ),
     ("bases = 40960", 'bases = 40960\n[eval]\nprotocol = "zero-shot"', "[eval] protocol"),
     ("bases = 40960", 'bases = 40960\n[eval]\ntasks = ["splice"]', "[eval] tasks"),
     ("bases = 40960", 'bases = 40960\n[launcher]\nmode = "ssh"', "[launcher] mode"),

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from trainer.config import ConfigError
 from trainer.ds_config import MIN_WARMUP, load_ds_config, resolve_ds_config
@@ -27,11 +28,11 @@ def test_shipped_configs_resolve(name: str) -> None:
         assert cfg["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
     else:  # CPU: torch's AdamW, never a FusedAdam JIT build
         assert cfg["optimizer"]["params"]["torch_adam"] is True
+    if stage >= 2:  # overlap needs GPU streams; on CPU it only costs
+        assert cfg["zero_optimization"]["overlap_comm"] is torch.cuda.is_available()
 
 
 def test_bf16_auto_is_off_on_a_cpu_without_native_bf16() -> None:
-    import torch
-
     path = CONFIGS / "zero2.json"
     cfg = resolve_ds_config(load_ds_config(path), path, max_steps=10)
     if not torch.cuda.is_available() and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
