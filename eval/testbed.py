@@ -63,6 +63,7 @@ from eval.testbed_recipe import ROOT, Recipe, RecipeError, load_recipe
 CELL_MARKER = "testbed_cell.json"  # in a run dir: written when its training finished
 KEY_MARKER = ".testbed_key"  # in a step's output dir: the key it was made for
 LOG_TAIL = 15
+TIMING_FILE = "timing.json"  # seconds each step took when it last executed
 
 
 class TestbedError(RuntimeError):
@@ -176,12 +177,24 @@ class Testbed:
     failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.started = time.perf_counter()
         self.ds_config = merged_ds_config(self.recipe)
         self.budget: Budget = plan_budget(self.recipe, self.ds_config)
         self.digests = source_digests(self.recipe)
         self.cells, self.skipped = enumerate_cells(
             self.recipe, self.budget, self.ds_config, self.digests
         )
+
+    def timed(self, step: str, skipped: bool, seconds: float) -> None:
+        """Record a step's time in this run, and in ``timing.json`` when it executed, so the
+        report of a later (skipping) run still shows what each stage cost."""
+        self.timing[step] = {"skipped": skipped, "seconds": round(seconds, 1)}
+        if skipped or self.node_rank not in (None, 0):
+            return
+        path = self.layout.out / TIMING_FILE
+        last = json.loads(path.read_text()) if path.is_file() else {}
+        last[step] = round(seconds, 1)
+        path.write_text(json.dumps(last, indent=2) + "\n")
 
     def say(self, msg: str) -> None:
         self.console.print(f"[bold]testbed[/]: {msg}", highlight=False)
@@ -220,7 +233,7 @@ class Testbed:
         reason = self.shards_state()
         if reason is None:
             self.say(f"shards: up to date ({self.layout.shards})")
-            self.timing["shard"] = {"skipped": True, "seconds": time.perf_counter() - t0}
+            self.timed("shard", True, time.perf_counter() - t0)
             return
         self.say(f"shards: {reason}")
         logs = self.layout.logs
@@ -228,7 +241,7 @@ class Testbed:
         seconds = self.step("shard", [*cmd, "--no-progress"], logs / "shard.log")
         if self.recipe.corpus.verify:
             seconds += self.step("verify", verify_command(self.layout.shards), logs / "verify.log")
-        self.timing["shard"] = {"skipped": False, "seconds": seconds}
+        self.timed("shard", False, seconds)
 
     def wait_for_shards(self) -> None:
         """Nodes other than 0: node 0 shards; wait until its manifest matches the recipe."""
@@ -248,13 +261,13 @@ class Testbed:
         key = analysis_key(self.recipe, (self.layout.shards / "manifest.json").read_bytes())
         if read_key(out) == key and (out / "vocab_report.json").is_file():
             self.say(f"analysis: up to date ({out})")
-            self.timing["analysis"] = {"skipped": True, "seconds": 0.0}
+            self.timed("analysis", True, 0.0)
             return
         shutil.rmtree(out, ignore_errors=True)
         cmd = analysis_command(self.recipe, self.layout.shards, out)
         seconds = self.step("analysis", cmd, self.layout.logs / "analysis.log")
         (out / KEY_MARKER).write_text(key + "\n")
-        self.timing["analysis"] = {"skipped": False, "seconds": seconds}
+        self.timed("analysis", False, seconds)
 
     # -- step 3: audit -----------------------------------------------------------------------
 
@@ -264,14 +277,14 @@ class Testbed:
         curated = out / "curated.json"
         if read_key(out) == key and curated.is_file():
             self.say(f"audit: up to date ({out})")
-            self.timing["audit"] = {"skipped": True, "seconds": 0.0}
+            self.timed("audit", True, 0.0)
             return curated
         shutil.rmtree(out, ignore_errors=True)
         seconds = self.step(
             "audit", audit_command(self.recipe, out), self.layout.logs / "audit.log"
         )
         (out / KEY_MARKER).write_text(key + "\n")
-        self.timing["audit"] = {"skipped": False, "seconds": seconds}
+        self.timed("audit", False, seconds)
         return curated
 
     # -- step 4: training --------------------------------------------------------------------
@@ -345,8 +358,9 @@ class Testbed:
         for s in self.skipped:
             self.say(f"skip {s.vocab} x {s.masking}: {s.reason}")
         t0 = time.perf_counter()
+        ran = [c for c in self.cells if not self.is_trained(c)]
         done = [c for i, c in enumerate(self.cells, 1) if self.train(c, i)]
-        self.timing["train"] = {"seconds": time.perf_counter() - t0, "runs": len(self.cells)}
+        self.timed("train", len(done) == len(self.cells) and not ran, time.perf_counter() - t0)
         return done
 
     # -- step 5: scoring ---------------------------------------------------------------------
@@ -367,7 +381,7 @@ class Testbed:
             return
         if not pending:
             self.say(f"eval: every trained cell is scored ({folder})")
-            self.timing["eval"] = {"skipped": True, "seconds": 0.0}
+            self.timed("eval", True, 0.0)
             return
         batch = folder / f"batch-{len(list(folder.glob('batch-*'))) + 1}"
         ckpts = [self.run_dir(c) / "hf" for c in pending]
@@ -378,12 +392,12 @@ class Testbed:
         except TestbedError as e:
             self.failures.append(str(e))
             self.console.print(f"[red]{e}[/]", highlight=False)
-        self.timing["eval"] = {"skipped": False, "seconds": time.perf_counter() - t0}
+        self.timed("eval", False, time.perf_counter() - t0)
 
     # -- the whole run -----------------------------------------------------------------------
 
     def run(self) -> int:
-        t0 = time.perf_counter()
+        t0 = self.started
         self.layout.out.mkdir(parents=True, exist_ok=True)
         self.say(
             f"recipe {self.recipe.name}: {len(self.cells)} runs ({len(self.skipped)} pairs "
@@ -471,6 +485,31 @@ def split_report(
         (folder / "cells" / f"{cell.id}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
+def check_node_args(
+    recipe: Recipe, node_rank: int | None, master_addr: str | None, dry_run: bool
+) -> None:
+    """Node-rank mode needs this node's rank and node 0's address; other modes take neither."""
+    lc = recipe.launcher
+    if lc.mode != "node-rank":
+        if node_rank is not None or master_addr is not None:
+            raise RecipeError(
+                f'{recipe.path}: --node-rank/--master-addr need [launcher] mode = "node-rank"'
+            )
+        return
+    if dry_run:
+        return
+    if node_rank is None or not 0 <= node_rank < lc.nnodes:
+        raise RecipeError(
+            f"{recipe.path}: node-rank mode: pass --node-rank R with R in [0, {lc.nnodes}) on "
+            "every node"
+        )
+    if not (master_addr or lc.master_addr):
+        raise RecipeError(
+            f"{recipe.path}: node-rank mode: pass --master-addr (node 0's address) or set "
+            "[launcher] master_addr"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m eval.testbed",
@@ -515,14 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         recipe = load_recipe(args.recipe)
-        if args.node_rank is not None:
-            lc = recipe.launcher
-            if lc.mode != "node-rank":
-                raise RecipeError(
-                    f'--node-rank needs [launcher] mode = "node-rank" in {args.recipe}'
-                )
-            if not 0 <= args.node_rank < lc.nnodes:
-                raise RecipeError(f"--node-rank {args.node_rank}: must be in [0, {lc.nnodes})")
+        check_node_args(recipe, args.node_rank, args.master_addr, args.dry_run)
         layout = layout_for(recipe, args.out)
         if args.dry_run:
             from eval.testbed_dryrun import print_dry_run

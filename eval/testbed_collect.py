@@ -78,6 +78,8 @@ def eval_context(tb: Testbed, curated: Path, scores: Path | None) -> dict[str, A
 
 def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
     """The full testbed.json content of a finished (or partly failed) run."""
+    from eval.testbed import TIMING_FILE
+
     recipe, b = tb.recipe, tb.budget
     scores = tb.scores_dir(curated) if curated.is_file() else None
     tasks_file = _json(scores / "tasks.json") if scores else None
@@ -118,7 +120,11 @@ def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
             "vocab_report": str(tb.layout.vocab_report) if recipe.analysis else None,
         },
         "eval": eval_context(tb, curated, scores),
-        "timing": {"total_s": round(total_s, 1), "steps": tb.timing},
+        "timing": {
+            "total_s": round(total_s, 1),
+            "steps": tb.timing,
+            "last_executed_s": _json(tb.layout.out / TIMING_FILE) or {},
+        },
         "failures": tb.failures,
         "reproducibility": {
             "command": shlex.join([sys.executable, "-m", "eval.testbed", *sys.argv[1:]]),

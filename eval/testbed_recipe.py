@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_MODES = ("local", "hostfile", "node-rank")
 PROTOCOLS = ("probe", "finetune")
@@ -447,6 +445,8 @@ def _cost(t: _Table) -> CostSpec:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Parse and validate a recipe file; any problem raises ``RecipeError`` (one line)."""
+    import tomllib
+
     path = Path(path)
     try:
         text = path.read_text()

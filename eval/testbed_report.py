@@ -212,6 +212,15 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _timing(tb: dict[str, Any]) -> str:
+    """This invocation's time, and what each stage cost when it last executed."""
+    t = tb["timing"]
+    last = dict(t.get("last_executed_s", {}))
+    last["training"] = sum(x.get("wall_s") or 0.0 for x in tb["runs"])
+    stages = ", ".join(f"{k} {_duration(v)}" for k, v in last.items() if k != "train")
+    return f"this invocation {_duration(t['total_s'])}; stages when last executed: {stages}"
+
+
 TABLE_HEADER = (
     "vocab",
     "masking",
@@ -269,7 +278,7 @@ def render_markdown(tb: dict[str, Any]) -> str:
         f"({b['epochs']:.2f} epochs of the train split)",
         f"- eval: `{e['protocol']}` protocol, {e['seeds']} seeds, {len(tb['tasks'])} curated tasks "
         f"(audit dropped: {', '.join(e.get('dropped', [])) or 'none'})",
-        f"- total wall time {_duration(tb['timing']['total_s'])}",
+        f"- wall time: {_timing(tb)}",
         "",
         "## Results",
         "",

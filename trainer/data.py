@@ -29,11 +29,13 @@ def set_streaming_local_world_size() -> None:
 
     The deepspeed launcher sets ``LOCAL_SIZE`` but streaming reads ``LOCAL_WORLD_SIZE``; left
     unset, streaming assumes one rank per node and two local ranks collide on the same
-    shared-memory files. torchrun sets ``LOCAL_WORLD_SIZE`` itself, and an explicit value wins
-    (two single-rank "nodes" on one machine share one /dev/shm: set it to 2 there).
+    shared-memory files. torchrun sets ``LOCAL_WORLD_SIZE`` itself. A larger value already in the
+    environment wins (two single-rank "nodes" on one machine share one /dev/shm: set it to 2
+    there); a smaller one is stale (inherited from a parent) and is corrected.
     """
-    if "LOCAL_WORLD_SIZE" not in os.environ:
-        os.environ["LOCAL_WORLD_SIZE"] = os.environ.get("LOCAL_SIZE", "1")
+    given = int(os.environ.get("LOCAL_WORLD_SIZE") or 0)
+    launcher = int(os.environ.get("LOCAL_SIZE") or 0)
+    os.environ["LOCAL_WORLD_SIZE"] = str(max(given, launcher, 1))
 
 
 @dataclass

@@ -133,3 +133,20 @@ def test_paths_are_relative_to_the_repo_and_fasta_paths_absolute(tmp_path: Path)
     text = MINIMAL.replace('sources = ["ecoli_k12"]', f'sources = ["ecoli_k12", "{fasta}"]')
     r = load_recipe(write(tmp_path, text))
     assert r.corpus.sources == ("ecoli_k12", str(fasta.resolve()))
+
+
+def test_node_rank_arguments() -> None:
+    from eval.testbed import check_node_args
+
+    paper = load_recipe(ROOT / "recipes" / "paper.toml")
+    check_node_args(paper, None, None, dry_run=True)
+    check_node_args(paper, 1, "10.0.0.1", dry_run=False)
+    for rank in (None, 2):
+        with pytest.raises(RecipeError, match="pass --node-rank R with R in"):
+            check_node_args(paper, rank, "10.0.0.1", dry_run=False)
+    with pytest.raises(RecipeError, match="pass --master-addr"):
+        check_node_args(paper, 0, None, dry_run=False)
+    smoke = load_recipe(ROOT / "recipes" / "smoke.toml")
+    check_node_args(smoke, None, None, dry_run=False)
+    with pytest.raises(RecipeError, match='need \\[launcher\\] mode = "node-rank"'):
+        check_node_args(smoke, 0, None, dry_run=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -92,8 +93,8 @@ def _stream(shards, seed: int = 3, workers: int = 1) -> TrainStream:
     return TrainStream(build_train_loader(shards, col, 4, seed, 64, workers), col)
 
 
-def test_loader_state_resumes_the_same_batches(char) -> None:
-    set_streaming_local_world_size()
+def test_loader_state_resumes_the_same_batches(char, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
     full = _stream(char)
     expected = [full.next(i) for i in range(6)]
     first = _stream(char)
@@ -106,6 +107,21 @@ def test_loader_state_resumes_the_same_batches(char) -> None:
         got = resumed.next(i)
         assert torch.equal(got["input_ids"], expected[i]["input_ids"])
         assert torch.equal(got["labels"], expected[i]["labels"])
+
+
+@pytest.mark.parametrize(
+    "given,launcher,expected",
+    [(None, "2", "2"), ("1", "2", "2"), ("2", "1", "2"), ("4", None, "4")],
+)
+def test_streaming_local_world_size(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, launcher: str | None, expected: str
+) -> None:
+    for key, value in (("LOCAL_WORLD_SIZE", given), ("LOCAL_SIZE", launcher)):
+        monkeypatch.setenv(key, value or "")  # recorded, so restored after the test
+        if value is None:
+            monkeypatch.delenv(key)
+    set_streaming_local_world_size()
+    assert os.environ["LOCAL_WORLD_SIZE"] == expected
 
 
 def test_validation_masks_do_not_depend_on_world_size(char) -> None:

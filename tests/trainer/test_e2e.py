@@ -20,7 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.trainer.conftest import (
+from tests.trainer.runs import (
     ROOT,
     env,
     free_port,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.conftest import ROOT, env, trainer_args
+from tests.trainer.runs import ROOT, env, trainer_args
 from trainer.launch import LaunchError, build_launch_parser, launcher_command, split_argv
 
 TRAINER = ["--data", "d", "--out", "o"]

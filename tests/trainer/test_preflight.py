@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.conftest import ROOT, env, trainer_args
+from tests.trainer.runs import ROOT, env, trainer_args
 from trainer.config import ConfigError, parse_args
 from trainer.preflight import preflight
 
