@@ -136,28 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a collective may wait for a dead or stuck rank before this rank fails",
     )
     add_masking_args(p)
-    _document_masking_flags(p)
     # Passed by the deepspeed launcher; the trainer reads LOCAL_RANK from the environment instead.
     p.add_argument("--local_rank", type=int, default=-1, help=argparse.SUPPRESS)
     return p
 
 
 # Help for masking flags that trainer.masking registers without any (theirs wins when present).
-_MASKING_HELP = {
-    "masking": "masking strategy for training (default: %(default)s); validation always uses "
-    "trainer.bphb.VAL_MASKING",
-    "curriculum_start": "curriculum: narrowest masked window in tokens (default: %(default)s)",
-    "curriculum_end": "curriculum: widest masked window in tokens (default: %(default)s)",
-    "curriculum_steps": "curriculum: steps to widen from start to end (default: %(default)s)",
-}
-
-
-def _document_masking_flags(p: argparse.ArgumentParser) -> None:
-    for action in p._actions:
-        if action.help is None and action.dest in _MASKING_HELP:
-            action.help = _MASKING_HELP[action.dest]
-
-
 def _positive(name: str, value: float, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} {value}: must be {'>= 0' if allow_zero else '> 0'}")

@@ -113,7 +113,13 @@ def add_masking_args(parser: argparse.ArgumentParser) -> None:
     """Register ``--masking`` and its parameters on a CLI parser."""
     d = MaskingConfig()
     g = parser.add_argument_group("masking")
-    g.add_argument("--masking", choices=STRATEGIES, default=d.strategy)
+    g.add_argument(
+        "--masking",
+        choices=STRATEGIES,
+        default=d.strategy,
+        help="masking strategy for training (default: %(default)s); validation always uses "
+        "trainer.bphb.VAL_MASKING",
+    )
     g.add_argument(
         "--mask-ratio",
         type=float,
@@ -128,9 +134,24 @@ def add_masking_args(parser: argparse.ArgumentParser) -> None:
         default=d.mean_span,
         help="mean geometric span (span: tokens, leakfree: bases)",
     )
-    g.add_argument("--curriculum-start", type=int, default=d.curriculum_start)
-    g.add_argument("--curriculum-end", type=int, default=d.curriculum_end)
-    g.add_argument("--curriculum-steps", type=int, default=d.curriculum_steps)
+    g.add_argument(
+        "--curriculum-start",
+        type=int,
+        default=d.curriculum_start,
+        help="curriculum: narrowest masked window in tokens (default: %(default)s)",
+    )
+    g.add_argument(
+        "--curriculum-end",
+        type=int,
+        default=d.curriculum_end,
+        help="curriculum: widest masked window in tokens (default: %(default)s)",
+    )
+    g.add_argument(
+        "--curriculum-steps",
+        type=int,
+        default=d.curriculum_steps,
+        help="curriculum: steps to widen from start to end (default: %(default)s)",
+    )
 
 
 def masking_config_from_args(ns: argparse.Namespace) -> MaskingConfig:
