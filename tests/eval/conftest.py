@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from evalkit import make_checkpoint
+
+from tests.eval.evalkit import make_checkpoint
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evalkit import random_seqs, write_task
 
 from eval.audit import main as audit_main
 from eval.dedup import reverse_complement
 from eval.verdict import AuditThresholds, judge
+from tests.eval.evalkit import random_seqs, write_task
 
 CLEAN = {
     "test_size": 1000,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evalkit import random_seqs, write_task
 
 from eval.baselines import BaselineConfig, gc_length_features, kmer_features, run_baselines
 from eval.benchmark import load_task
+from tests.eval.evalkit import random_seqs, write_task
 
 
 def _split(rng, n: int, gc_by_label: tuple[float, float], length: int = 60):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evalkit import write_split, write_task
 
 from eval.benchmark import (
     BenchmarkError,
@@ -17,6 +16,7 @@ from eval.benchmark import (
     resolve_benchmark,
     select_tasks,
 )
+from tests.eval.evalkit import write_split, write_task
 
 GOOD = [("ACGTACGT", 0), ("TTTTGGGG", 1), ("acgtNNAC", 1)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from evalkit import random_seqs, write_task
 
 from eval.benchmark import load_task
 from eval.dedup import (
@@ -17,6 +16,7 @@ from eval.dedup import (
     near_duplicates,
     reverse_complement,
 )
+from tests.eval.evalkit import random_seqs, write_task
 
 
 def test_reverse_complement_and_canonical() -> None:

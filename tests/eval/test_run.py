@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evalkit import free_port, random_seqs, write_task
 
 from eval.benchmark import load_task
 from eval.distributed import assign
 from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main
+from tests.eval.evalkit import free_port, random_seqs, write_task
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = "UCI/ecoli_promoters,UCI/splice_junction"  # binary and 3-class
