@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dnapt: one entry point for set-up, the demo, the tests, training launches and the testbed.
 #   bash launch.sh setup            create/refresh the virtualenv (idempotent)
-#   bash launch.sh demo             shard the demo corpus, train, analyse and evaluate (does set-up itself)
+#   bash launch.sh demo             the testbed demo recipe: shard, analyse, train, audit, score (does set-up itself)
 #   bash launch.sh test [ARGS]      run the test suite (pytest ARGS; does set-up itself)
 #   bash launch.sh train [--hostfile H | --nnodes N --node-rank R --master-addr A] -- TRAINER ARGS
 #   bash launch.sh testbed RECIPE   run a vocabulary x masking recipe end to end
@@ -59,18 +59,11 @@ activate() {
   source "$VENV/bin/activate"
 }
 
-# The demo grows with the pipeline: shard the demo corpus (E. coli + yeast + human chr2 slice).
+# The demo is the testbed's demo recipe: shard the demo corpus (E. coli + yeast + human chr2
+# slice), analyse the vocabularies, train every vocabulary x masking cell, audit and score, and
+# print the table. A second run skips every finished step.
 demo() {
-  local out="${DNAPT_DEMO_OUT:-$ROOT/out/demo}"
-  mkdir -p "$out"
-  if [[ -f "$out/shards/manifest.json" ]]; then
-    echo "[dnapt] shards exist: $out/shards (delete the folder to re-shard)"
-  else
-    python data_prep/shard.py --out "$out/shards" --workers 2
-  fi
-  python data_prep/shard.py verify "$out/shards"
-  python data_prep/analyze_vocab.py --data "$out/shards" --out "$out/vocab_report" \
-    --bpe-sweep 256,1024,4096,16384
+  python -m eval.testbed "$ROOT/recipes/demo.toml" --out "${DNAPT_DEMO_OUT:-$ROOT/out/demo}" "$@"
 }
 
 cmd="${1:-help}"
