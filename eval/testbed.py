@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from eval.testbed_plan import (
     KEY_CHARS,
@@ -172,6 +173,7 @@ class Testbed:
     master_addr: str | None = None
     verbose: bool = False
     wait_timeout: float = 7200.0
+    command: str = ""  # how this run was invoked, for the reproducibility record
     console: Console = field(default_factory=Console)
     timing: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
@@ -197,13 +199,14 @@ class Testbed:
         path.write_text(json.dumps(last, indent=2) + "\n")
 
     def say(self, msg: str) -> None:
-        self.console.print(f"[bold]testbed[/]: {msg}", highlight=False)
+        self.console.print(f"[bold]testbed[/]: {escape(msg)}", highlight=False, soft_wrap=True)
 
     def step(
         self, name: str, cmd: list[str], log: Path, env: dict[str, str] | None = None
     ) -> float:
         """Run one stage command; a failure raises with the log's last lines."""
         self.say(f"{name}: running (log {log})")
+        env = {**stage_env(self.recipe), **(env or {})}
         rc, seconds, tail = run_logged(cmd, log, self.verbose, env)
         if rc != 0:
             shown = "\n    ".join(tail)
@@ -330,7 +333,7 @@ class Testbed:
             seconds = self.step(label, cmd, log)
         except TestbedError as e:
             self.failures.append(str(e))
-            self.console.print(f"[red]{e}[/]", highlight=False)
+            self.console.print(f"[red]{escape(str(e))}[/]", highlight=False)
             return False
         if self.node_rank in (None, 0):
             record = {
@@ -391,7 +394,7 @@ class Testbed:
             split_report(batch / "report.json", pending, folder, stamps)
         except TestbedError as e:
             self.failures.append(str(e))
-            self.console.print(f"[red]{e}[/]", highlight=False)
+            self.console.print(f"[red]{escape(str(e))}[/]", highlight=False)
         self.timed("eval", False, time.perf_counter() - t0)
 
     # -- the whole run -----------------------------------------------------------------------
@@ -413,7 +416,7 @@ class Testbed:
                 self.ensure_analysis()
             except TestbedError as e:
                 self.failures.append(str(e))
-                self.console.print(f"[red]{e}[/]", highlight=False)
+                self.console.print(f"[red]{escape(str(e))}[/]", highlight=False)
         curated = self.ensure_audit()
         trained = self.train_all()
         self.score(trained, curated)
@@ -550,6 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     console = Console()
     try:
@@ -561,12 +565,21 @@ def main(argv: list[str] | None = None) -> int:
 
             print_dry_run(recipe, layout.out, layout.shards, console)
             return 0
+        command = shlex.join([sys.executable, "-m", "eval.testbed", *argv])
         testbed = Testbed(
-            recipe, layout, args.node_rank, args.master_addr, args.verbose, console=console
+            recipe,
+            layout,
+            args.node_rank,
+            args.master_addr,
+            args.verbose,
+            command=command,
+            console=console,
         )
         return testbed.run()
     except (RecipeError, TestbedError) as e:
-        console.print(f"[red]testbed: error:[/] {e}", highlight=False)
+        Console(stderr=True).print(
+            f"[red]testbed: error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
+        )
         return 2
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,7 +125,7 @@ def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
         },
         "failures": tb.failures,
         "reproducibility": {
-            "command": shlex.join([sys.executable, "-m", "eval.testbed", *sys.argv[1:]]),
+            "command": tb.command,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "git": git_state(ROOT),
             "packages": package_versions(),

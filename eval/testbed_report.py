@@ -396,7 +396,7 @@ def plot_loss_curves(tb: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     colors, lines = _style(tb)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 5.5))
     for x in tb["runs"]:
         label = f"{x['vocab']} × {x['masking']} s{x['seed']}"
         if x["train_curve"]:
@@ -419,17 +419,18 @@ def plot_loss_curves(tb: dict[str, Any], path: Path) -> None:
                 label=label,
             )
     ax1.set_xlabel("bases seen (millions)")
-    ax1.set_ylabel("training MLM loss (per token; not comparable across vocabularies)")
-    ax1.set_title("training loss")
+    ax1.set_ylabel("MLM loss per token")
+    ax1.set_title("training loss (not comparable across vocabularies)", fontsize=10)
     ax2.set_xlabel("bases seen (millions)")
-    ax2.set_ylabel("val bits per hidden base (lower is better)")
-    ax2.set_title("validation BPHB (fixed leak-free masking)")
+    ax2.set_ylabel("bits per hidden base (lower is better)")
+    ax2.set_title("validation BPHB (fixed leak-free masking)", fontsize=10)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     handles, labels = ax1.get_legend_handles_labels()
+    rows = max(1, -(-len(labels) // 3))
     if handles:
-        fig.legend(handles, labels, loc="center right", fontsize=7)
-    fig.tight_layout(rect=(0, 0, 0.8, 1))
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * rows, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

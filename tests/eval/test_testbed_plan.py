@@ -203,8 +203,11 @@ def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
     analysis_parser().parse_args(analysis_command(r, tmp_path / "s", tmp_path / "v")[2:])
     args, _ = audit_args(audit_command(r, tmp_path / "a")[2:])
     assert args.tasks == ",".join(r.eval.tasks)
-    cmd, env = eval_command(r, [tmp_path / "x" / "hf"], tmp_path / "c.json", tmp_path / "o", False)
-    assert env == {}
+    one = replace(r, eval=replace(r.eval, nproc=1))
+    cmd, env = eval_command(
+        one, [tmp_path / "x" / "hf"], tmp_path / "c.json", tmp_path / "o", False
+    )
+    assert env == {} and cmd[1].endswith("eval/run.py")
     cfg = run_args(cmd[2:])
     assert cfg.protocol == "probe" and cfg.seeds == 2 and cfg.tasks.startswith("curated:")
     two = replace(r, eval=replace(r.eval, nproc=2))

@@ -12,7 +12,7 @@ import pytest
 
 import eval.testbed as tbmod
 from eval.testbed import CELL_MARKER, KEY_MARKER, layout_for, split_report
-from eval.testbed_plan import analysis_key, audit_key, shard_params, source_digests
+from eval.testbed_plan import analysis_key, audit_key, on_gpu, shard_params, source_digests
 from eval.testbed_recipe import ROOT, load_recipe
 
 TASK = "UCI/splice_junction"
@@ -141,6 +141,7 @@ def test_a_missing_cell_is_trained_with_resume_and_scored_alone(
 
     def fake_stage(cmd, log, verbose, env=None):
         calls.append(cmd)
+        assert on_gpu() or env["OMP_NUM_THREADS"] == "1"  # the recipe's cpu_threads
         if "--max-steps" in cmd:  # training: the trainer writes its run dir; the testbed the marker
             assert cmd[cmd.index("--resume") + 1] == "auto"
             assert cmd[cmd.index("--out") + 1] == str(run)
