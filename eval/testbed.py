@@ -24,6 +24,7 @@ run in the same order. The results folder must be on a filesystem all nodes shar
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
@@ -32,6 +33,8 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +67,8 @@ from eval.testbed_recipe import ROOT, Recipe, RecipeError, load_recipe
 CELL_MARKER = "testbed_cell.json"  # in a run dir: written when its training finished
 KEY_MARKER = ".testbed_key"  # in a step's output dir: the key it was made for
 LOG_TAIL = 15
-TIMING_FILE = "timing.json"  # seconds each step took when it last executed
+TIMING_FILE = "timing.json"
+LOCK_FILE = ".testbed.lock"  # seconds each step took when it last executed
 
 
 class TestbedError(RuntimeError):
@@ -156,6 +160,29 @@ def run_logged(
                 sys.stdout.write(line)
         rc = proc.wait()
     return rc, time.perf_counter() - t0, list(tail)
+
+
+@contextmanager
+def results_lock(out: Path) -> Iterator[None]:
+    """One testbed run per results folder at a time: two would train and score the same cells."""
+    lock = out / LOCK_FILE
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise TestbedError(
+                f"{out} is in use by another testbed run (pid {f.read().strip() or '?'}): wait "
+                "for it to finish, or pass another --out"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def read_key(folder: Path) -> str | None:
@@ -410,6 +437,11 @@ class Testbed:
             self.wait_for_shards()
             self.train_all()
             return 1 if self.failures else 0
+        with results_lock(self.layout.out):
+            return self.run_all(t0)
+
+    def run_all(self, t0: float) -> int:
+        """Node 0 (or a single machine): every step, then the report."""
         self.ensure_shards()
         if self.recipe.analysis:
             try:
@@ -519,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a vocabulary x masking recipe end to end: shard, analyse, audit, train "
         "every valid cell with the same budget in bases, score the exports, and write "
         "RESULTS/testbed.{json,md} and plots. Reruns skip finished work. Recipe schema: "
-        "docs/testbed.md.",
+        "the README (testbed section).",
     )
     p.add_argument("recipe", type=Path, help="recipe TOML file (e.g. recipes/demo.toml)")
     p.add_argument(

@@ -191,3 +191,9 @@ def test_split_report_names_a_missing_model(finished: tbmod.Testbed, tmp_path: P
     path.write_text(json.dumps(fake_report(["someone-else"])))
     with pytest.raises(tbmod.TestbedError, match="has no model"):
         split_report(path, finished.cells, tmp_path / "scores", {})
+
+
+def test_a_second_concurrent_run_is_refused(finished: tbmod.Testbed) -> None:
+    with tbmod.results_lock(finished.layout.out), pytest.raises(tbmod.TestbedError, match="in use"):
+        finished.run()
+    assert finished.run() == 0  # the lock is released with its holder
