@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
 from data_prep.fasta import read_fasta  # noqa: E402
 from data_prep.sources import resolve  # noqa: E402
 from data_prep.vocab import Vocab, build_vocab  # noqa: E402
+from trainer.data import encode_windows  # noqa: E402
 from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker  # noqa: E402
 
 THROUGHPUT_VOCABS = ("char", "kmer6-overlap", "kmer6-disjoint", "bpe-1024")
@@ -67,16 +68,10 @@ def ecoli_windows(n: int, window: int, seed: int = 0) -> list[str]:
 
 
 def pack(vocab: Vocab, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """[CLS] ids [SEP] [PAD]... and base spans, as the trainer's collator frames windows."""
+    """[CLS] ids [SEP] [PAD]... and base spans, framed by the trainer's own collator code."""
     ids = [vocab.encode(s) for s in seqs]
-    t = max(len(x) for x in ids) + 2
-    out = torch.zeros(len(seqs), t, dtype=torch.long)
-    spans = torch.full((len(seqs), t, 2), -1, dtype=torch.long)
-    for i, x in enumerate(ids):
-        out[i, 0], out[i, len(x) + 1] = 2, 3
-        out[i, 1 : len(x) + 1] = torch.as_tensor(x)
-        spans[i, 1 : len(x) + 1] = torch.as_tensor(vocab.token_spans(x))
-    return out, spans, out < 5
+    w = encode_windows(ids, vocab, max(len(x) for x in ids) + 2)
+    return w.input_ids, w.spans, w.special_mask
 
 
 def throughput(window: int, batch: int) -> None:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from data_prep.vocab import build_vocab
 from trainer.bphb import VAL_MASKING, VAL_SEED, BaseScorer, BphbTotals
+from trainer.data import encode_windows
 from trainer.masking import IGNORE_INDEX, build_masker
 
 NEG = -float("inf")
@@ -127,15 +128,10 @@ def test_totals_add_and_empty_is_nan() -> None:
 def _packed(name: str, seqs: list[str], train: list[str] | None = None) -> tuple:
     v = build_vocab(name, len(seqs[0]), train)
     ids = [v.encode(s) for s in seqs]
-    t = max(len(x) for x in ids) + 2
-    out = torch.zeros(len(seqs), t, dtype=torch.long)
-    spans = torch.full((len(seqs), t, 2), -1, dtype=torch.long)
-    for i, x in enumerate(ids):
-        out[i, 0], out[i, len(x) + 1] = 2, 3
-        out[i, 1 : len(x) + 1] = torch.as_tensor(x)
-        spans[i, 1 : len(x) + 1] = torch.as_tensor(v.token_spans(x))
+    w = encode_windows(ids, v, max(len(x) for x in ids) + 2)
+    out, spans = w.input_ids, w.spans
     masked = build_masker(VAL_MASKING, v)(
-        out, spans, out < 5, torch.Generator().manual_seed(VAL_SEED)
+        out, spans, w.special_mask, torch.Generator().manual_seed(VAL_SEED)
     )
     return v, masked, spans
 
