@@ -10,7 +10,7 @@ how stable the segmentation is under a one-base shift and a single-base substitu
 train-vs-val divergence, and how long benchmark sequences become in tokens. It writes
 ``vocab_report.json``, ``vocab_report.md`` and PNG plots to ``REPORT_DIR`` and prints a table.
 The metrics themselves live in ``data_prep/vocab_metrics.py``; every number is defined in
-the README (vocabulary report section).
+docs/vocab-report.md.
 """
 
 from __future__ import annotations
@@ -565,7 +565,7 @@ def write_markdown(report: dict, out: Path, plots: list[str]) -> None:
         "",
         f"Shards: `{report['data']}`, {report['window']}-base windows. Robustness is measured on "
         f"{report['robustness_windows']:,} val windows. Train metrics unless a column says val; "
-        "every number is defined in dnapt's README (vocabulary report section).",
+        "every number is defined in dnapt's docs/vocab-report.md.",
         "",
         "## Vocabularies",
         "",
@@ -700,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure every vocabulary of a shard directory (usage, compression, Zipf fit, "
         "entropy, segmentation robustness, train-vs-val divergence, benchmark lengths in tokens) "
         "and write vocab_report.json, vocab_report.md and PNG plots. Definitions: "
-        "the README (vocabulary report section).",
+        "docs/vocab-report.md.",
     )
     p.add_argument(
         "--data",

@@ -3,7 +3,7 @@
 Pure functions over token-count vectors (``np.bincount`` of ids, length = vocabulary size) and over
 flat segmentations of window batches, so ``data_prep/analyze_vocab.py`` only moves data and
 formats results, and each number can be tested on a hand-computable case. Every quantity is
-defined in the README (vocabulary report section).
+defined in docs/vocab-report.md.
 """
 
 from __future__ import annotations

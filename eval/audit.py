@@ -5,7 +5,7 @@
 Per task: exact and reverse-complement duplicates within and across splits, label conflicts,
 MinHash near-duplicates between train and test, class balance, test size and the 95% CI width of
 MCC, and the shortcut baselines on test. Each task gets keep / flag / drop with reasons from
-configurable thresholds (the README (evaluation section)). Writes AUDIT_DIR/audit.json, audit.md and curated.json
+configurable thresholds (docs/evaluation.md). Writes AUDIT_DIR/audit.json, audit.md and curated.json
 (the keep + flag tasks, the thresholds and the sha256 of every file the verdicts were made from).
 """
 

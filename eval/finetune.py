@@ -2,7 +2,7 @@
 
 The hyper-parameters are fixed and identical for every checkpoint (and its from-scratch twin):
 tuning them per model would turn the comparison into a comparison of tuning budgets. Defaults
-follow DNABERT-2's GUE recipe scaled to a CPU budget (the README (evaluation section)). A plain torch loop, not
+follow DNABERT-2's GUE recipe scaled to a CPU budget (docs/evaluation.md). A plain torch loop, not
 ``transformers.Trainer``: each fine-tune runs whole inside one process (the processes split the
 jobs), and Trainer would try to wrap it in the launcher's distributed setup.
 """

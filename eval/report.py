@@ -1,4 +1,4 @@
-"""Write a scoring report: report.json (schema in the README (evaluation section)), report.md, report.csv, a PNG
+"""Write a scoring report: report.json (schema in docs/evaluation.md), report.md, report.csv, a PNG
 bar chart, and the console table.
 
 Every number of a task without a train split carries the mark † ("trained on dev, no model

@@ -256,7 +256,7 @@ def assemble(
     world: int,
     seconds: float,
 ) -> dict:
-    """The report dict (schema: the README (evaluation section)) from every job's result, on rank 0."""
+    """The report dict (schema: docs/evaluation.md) from every job's result, on rank 0."""
     seeds = list(range(cfg.seeds))
     by_key = {
         (j.kind, j.task, j.ckpt, j.init, j.seed): results[i]["out"] for i, j in enumerate(jobs)

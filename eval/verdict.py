@@ -2,7 +2,7 @@
 
 The thresholds are the audit's policy, so they are data: a frozen dataclass whose field help is
 also the CLI help and is written into ``curated.json``. The justification of every default is in
-the README (evaluation section) ("Verdict thresholds").
+docs/evaluation.md ("Verdict thresholds").
 """
 
 from __future__ import annotations

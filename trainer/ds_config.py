@@ -30,7 +30,7 @@ def on_gpu() -> bool:
 
 def bf16_pays_off() -> bool:
     """bf16 on GPUs that support it. On CPU only with native bf16 (AVX512-BF16/AMX): without it
-    bf16 matmuls are emulated, slower than fp32 (measured, see the README (training section))."""
+    bf16 matmuls are emulated, slower than fp32 (measured, see docs/training.md)."""
     if on_gpu():
         return torch.cuda.is_bf16_supported()
     return bool(

@@ -6,7 +6,7 @@ on overlapping k-mers a masked token's bases are usually still shown by its unma
 (DNABERT's neighbor masking hides 1 base of the 11 its 6 masked 6-mers cover), so token-level
 masking ratios say nothing about how much sequence the model must actually infer.
 
-Definitions (see the README (masking section)): a base is *visible* if some input token that shows its true
+Definitions (see docs/masking.md): a base is *visible* if some input token that shows its true
 identity covers it (an unmasked token, or a labelled token kept unchanged); otherwise *hidden*.
 ``masked_token_frac`` = labelled tokens / real tokens, ``hidden_base_frac`` = hidden bases / real
 bases, ``leak_frac`` = share of the bases covered by labelled tokens that are visible.
@@ -51,7 +51,7 @@ class MaskingConfig:
     it is the share of bases chosen to hide. ``mask_prob`` / ``random_prob`` split labelled tokens
     into [MASK] / random content token / unchanged (the rest); ``None`` means the strategy's
     default: BERT's 0.8 / 0.1 for token strategies, 1.0 / 0.0 for ``leakfree`` (an unchanged or
-    random token covering a hidden base would reveal it, or mislead about it; see the README (masking section)).
+    random token covering a hidden base would reveal it, or mislead about it; see docs/masking.md).
     ``mean_span`` is the mean geometric span length: tokens for ``span``, bases for ``leakfree``.
     ``curriculum_*``: RandomMask's widening window, in tokens, from ``start`` to ``end`` over
     ``steps`` optimizer steps.

@@ -5,7 +5,7 @@
         --max-steps 200 --out RUNS/my_run [--resume auto] [--seed 0]
 
 Also runs under torchrun, ``bash launch.sh train`` (multi-node) and plain ``python`` (one
-process). See the README (training section) for the run directory, metrics and checkpoint layout.
+process). See docs/training.md for the run directory, metrics and checkpoint layout.
 """
 
 from __future__ import annotations

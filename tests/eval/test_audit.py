@@ -152,7 +152,7 @@ REAL = ["UCI/ecoli_promoters", "iPromoter2L/ecoli_promoter", "GUE/EMP_H3", "GUE/
 
 @pytest.mark.slow
 def test_real_task_verdicts(benchmark_dir: Path, tmp_path: Path) -> None:
-    """Sensible verdicts on shared tasks (the reasons are in the README's verdict table)."""
+    """Sensible verdicts on shared tasks (the reasons are in docs/evaluation.md's verdict table)."""
     out = tmp_path / "audit"
     argv = [
         "--benchmark",

@@ -25,8 +25,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from eval.testbed_plan import Budget, shard_params, vocab_shape
-from eval.testbed_recipe import Recipe, RecipeError
+from testbed.plan import Budget, shard_params, vocab_shape
+from testbed.recipe import Recipe, RecipeError
 
 # Assumed mean bases per BPE token when no manifest exists (measured: 5.03 for bpe-4096 on E. coli
 # 128-base windows); the longest window is assumed 1.25x the mean in tokens (measured 1.22).

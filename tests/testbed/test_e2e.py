@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.testbed_recipe import ROOT
+from testbed.recipe import ROOT
 
 EXPECTED = [("char", "leakfree"), ("kmer6-overlap", "neighbor"), ("kmer6-overlap", "leakfree")]
 ROW_NUMBERS = (
@@ -28,7 +28,7 @@ ROW_NUMBERS = (
 
 
 def run_smoke(out: Path) -> tuple[subprocess.CompletedProcess, float]:
-    cmd = [sys.executable, "-m", "eval.testbed", "recipes/smoke.toml", "--out", str(out)]
+    cmd = [sys.executable, "-m", "testbed", "recipes/smoke.toml", "--out", str(out)]
     t0 = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1400)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

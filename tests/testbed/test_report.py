@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.testbed_report import (
+from testbed.report import (
     TABLE_HEADER,
     RunResult,
     build_testbed,
@@ -147,7 +147,7 @@ def context() -> dict:
         "eval": {"protocol": "probe", "seeds": 2, "dropped": ["UCI/ecoli_promoters"]},
         "timing": {"total_s": 300.0, "steps": {}},
         "reproducibility": {
-            "command": "python -m eval.testbed r.toml",
+            "command": "python -m testbed r.toml",
             "git": {"commit": "abc", "dirty": False},
             "packages": {"torch": "2"},
             "hardware": {

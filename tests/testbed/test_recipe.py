@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.testbed_recipe import ROOT, RecipeError, load_recipe
+from testbed.recipe import ROOT, RecipeError, load_recipe
 
 MINIMAL = """
 name = "t"
@@ -136,7 +136,7 @@ def test_paths_are_relative_to_the_repo_and_fasta_paths_absolute(tmp_path: Path)
 
 
 def test_node_rank_arguments() -> None:
-    from eval.testbed import check_node_args
+    from testbed.cli import check_node_args
 
     paper = load_recipe(ROOT / "recipes" / "paper.toml")
     check_node_args(paper, None, None, dry_run=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import eval.testbed as tbmod
-from eval.testbed import CELL_MARKER, KEY_MARKER, layout_for, split_report
-from eval.testbed_plan import analysis_key, audit_key, on_gpu, shard_params, source_digests
-from eval.testbed_recipe import ROOT, load_recipe
+import testbed.cli as tbmod
+from testbed.cli import CELL_MARKER, KEY_MARKER, layout_for, split_report
+from testbed.plan import analysis_key, audit_key, on_gpu, shard_params, source_digests
+from testbed.recipe import ROOT, load_recipe
 
 TASK = "UCI/splice_junction"
 

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.testbed_estimate import counts_from_manifest
-from eval.testbed_recipe import ROOT
-from eval.testbed_report import RunResult, build_testbed, read_metrics
-from eval.testbed_repro import data_record, git_state, hardware, package_versions
+from testbed.estimate import counts_from_manifest
+from testbed.recipe import ROOT
+from testbed.report import RunResult, build_testbed, read_metrics
+from testbed.repro import data_record, git_state, hardware, package_versions
 
 if TYPE_CHECKING:
-    from eval.testbed import Testbed
+    from testbed.cli import Testbed
 
 
 def _json(path: Path) -> Any:
@@ -27,7 +27,7 @@ def _json(path: Path) -> Any:
 
 def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
     """One ``RunResult`` per planned cell, from its run directory and its score file."""
-    from eval.testbed import CELL_MARKER
+    from testbed.cli import CELL_MARKER
 
     out = []
     for cell in tb.cells:
@@ -76,7 +76,7 @@ def eval_context(tb: Testbed, curated: Path, scores: Path | None) -> dict[str, A
 
 def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
     """The full testbed.json content of a finished (or partly failed) run."""
-    from eval.testbed import TIMING_FILE
+    from testbed.cli import TIMING_FILE
 
     recipe, b = tb.recipe, tb.budget
     scores = tb.scores_dir(curated) if curated.is_file() else None

@@ -4,7 +4,7 @@ A recipe is the unit of reproducibility, so it is parsed strictly: every key is 
 range-checked here, and a bad value fails with one line naming the file, the field and the fix
 before anything runs. Relative paths in a recipe are relative to the repository root (where
 ``launch.sh`` runs), so a recipe means the same thing from any working directory. The schema is
-documented key by key in the README (testbed section).
+documented key by key in docs/testbed.md.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class _Table:
         self.used.add(key)
         if key not in self.data:
             if default is ...:
-                self.fail(key, "missing (see the README (testbed section) for the recipe schema)")
+                self.fail(key, "missing (see docs/testbed.md for the recipe schema)")
             return default
         value = self.data[key]
         kinds = kind if isinstance(kind, tuple) else (kind,)

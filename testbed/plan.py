@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.testbed_recipe import ROOT, MaskingSpec, Recipe, RecipeError
+from testbed.recipe import ROOT, MaskingSpec, Recipe, RecipeError
 
 KEY_CHARS = 10  # hex digits of a key shown in directory names
 

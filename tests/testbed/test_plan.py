@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.testbed_plan import (
+from testbed.plan import (
     Budget,
     analysis_command,
     audit_command,
@@ -29,7 +29,7 @@ from eval.testbed_plan import (
     trainer_args,
     vocab_shape,
 )
-from eval.testbed_recipe import ROOT, LauncherSpec, MaskingSpec, Recipe, load_recipe
+from testbed.recipe import ROOT, LauncherSpec, MaskingSpec, Recipe, load_recipe
 
 
 def recipe(name: str) -> Recipe:

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from eval.testbed_dryrun import dry_run_lines
-from eval.testbed_estimate import (
+from testbed.dryrun import dry_run_lines
+from testbed.estimate import (
     corpus_counts,
     manifest_matches,
     model_size,
     tokens_per_window,
     train_flops,
 )
-from eval.testbed_recipe import ROOT, load_recipe
+from testbed.recipe import ROOT, load_recipe
 
 
 def small_shards_recipe(tmp_path: Path, fasta: Path) -> Path:
@@ -96,7 +96,7 @@ def test_paper_dry_run_without_data(tmp_path: Path) -> None:
 
 def test_paper_dry_run_cli() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "eval.testbed", "recipes/paper.toml", "--dry-run"],
+        [sys.executable, "-m", "testbed", "recipes/paper.toml", "--dry-run"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -112,7 +112,7 @@ def test_dry_run_without_sizes_says_what_to_add(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(text)
     recipe = load_recipe(path)
-    from eval.testbed_recipe import RecipeError
+    from testbed.recipe import RecipeError
 
     with pytest.raises(RecipeError, match=r"add \[corpus.expected_record_lengths\]"):
         dry_run_lines(recipe, tmp_path, tmp_path / "shards")

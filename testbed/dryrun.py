@@ -1,7 +1,7 @@
 """``--dry-run``: print the plan of a recipe, its counts and cost, and every command, with no data.
 
 Nothing is run or written. Counts come from a matching manifest when one exists and otherwise
-from record lengths (``eval.testbed_estimate`` says which, and what is an upper bound).
+from record lengths (``testbed.estimate`` says which, and what is an upper bound).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from eval.testbed_estimate import cell_cost, corpus_counts
-from eval.testbed_plan import (
+from testbed.estimate import cell_cost, corpus_counts
+from testbed.plan import (
     analysis_command,
     audit_command,
     enumerate_cells,
@@ -25,7 +25,7 @@ from eval.testbed_plan import (
     train_command,
     verify_command,
 )
-from eval.testbed_recipe import Recipe
+from testbed.recipe import Recipe
 
 
 def _si(x: float) -> str:

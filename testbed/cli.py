@@ -1,6 +1,6 @@
 """The testbed: one recipe runs the vocabulary x masking matrix end to end and reports it.
 
-    python -m eval.testbed RECIPE [--out RESULTS_DIR] [--dry-run] [--node-rank R --master-addr A]
+    python -m testbed RECIPE [--out RESULTS_DIR] [--dry-run] [--node-rank R --master-addr A]
     bash launch.sh testbed RECIPE ...
 
 Steps, each skipped when its output already matches the recipe (so a rerun resumes):
@@ -42,7 +42,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from eval.testbed_plan import (
+from testbed.plan import (
     KEY_CHARS,
     Budget,
     Cell,
@@ -62,7 +62,7 @@ from eval.testbed_plan import (
     train_command,
     verify_command,
 )
-from eval.testbed_recipe import ROOT, Recipe, RecipeError, load_recipe
+from testbed.recipe import ROOT, Recipe, RecipeError, load_recipe
 
 CELL_MARKER = "testbed_cell.json"  # in a run dir: written when its training finished
 KEY_MARKER = ".testbed_key"  # in a step's output dir: the key it was made for
@@ -245,7 +245,7 @@ class Testbed:
 
     def shards_state(self) -> str | None:
         """None when the shard directory matches the recipe, else why it must be (re)made."""
-        from eval.testbed_estimate import manifest_matches
+        from testbed.estimate import manifest_matches
 
         mpath = self.layout.shards / "manifest.json"
         if not mpath.is_file():
@@ -453,7 +453,7 @@ class Testbed:
         trained = self.train_all()
         self.score(trained, curated)
         t1 = time.perf_counter()
-        from eval.testbed_collect import collect
+        from testbed.collect import collect
 
         tb = collect(self, curated, total_s=t1 - t0)
         self.report(tb)
@@ -466,7 +466,7 @@ class Testbed:
         return 0
 
     def report(self, tb: dict[str, Any]) -> None:
-        from eval.testbed_report import print_table, write_outputs
+        from testbed.report import print_table, write_outputs
 
         paths = write_outputs(tb, self.layout.out)
         # Off a terminal rich wraps at 80 columns, which folds the table: print it wide.
@@ -547,11 +547,11 @@ def check_node_args(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m eval.testbed",
+        prog="python -m testbed",
         description="Run a vocabulary x masking recipe end to end: shard, analyse, audit, train "
         "every valid cell with the same budget in bases, score the exports, and write "
         "RESULTS/testbed.{json,md} and plots. Reruns skip finished work. Recipe schema: "
-        "the README (testbed section).",
+        "docs/testbed.md.",
     )
     p.add_argument("recipe", type=Path, help="recipe TOML file (e.g. recipes/demo.toml)")
     p.add_argument(
@@ -593,11 +593,11 @@ def main(argv: list[str] | None = None) -> int:
         check_node_args(recipe, args.node_rank, args.master_addr, args.dry_run)
         layout = layout_for(recipe, args.out)
         if args.dry_run:
-            from eval.testbed_dryrun import print_dry_run
+            from testbed.dryrun import print_dry_run
 
             print_dry_run(recipe, layout.out, layout.shards, console)
             return 0
-        command = shlex.join([sys.executable, "-m", "eval.testbed", *argv])
+        command = shlex.join([sys.executable, "-m", "testbed", *argv])
         testbed = Testbed(
             recipe,
             layout,

@@ -4,7 +4,7 @@ It is built only from what the stages wrote (each run's ``metrics.jsonl`` and ``
 each cell's scores extracted from ``eval/run.py``'s ``report.json``), so a report can always be
 regenerated from a results folder, and the tests build one from fake run outputs.
 
-Definitions of the row figures (also in the README (testbed section)):
+Definitions of the row figures (also in docs/testbed.md):
 
 * final train loss: mean MLM loss of the last ``TAIL`` logged training intervals;
 * leak_frac, hidden_base_frac, masked_token_frac: means over all logged training intervals;
