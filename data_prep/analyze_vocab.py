@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import __version__
+from data_prep.errors import print_error
 from data_prep.sources import SourceError, benchmark_root
 from data_prep.vocab import (
     BASES_ARRAY,
@@ -795,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         report, counts = analyze(cfg)
         write_report(report, counts, cfg.out)
     except (AnalyzeError, SourceError, VocabError) as e:
-        print(f"analyze_vocab: error: {e}", file=sys.stderr)
+        print_error("analyze_vocab", e)
         return 2
     print_tables(report, cfg.out)
     return 0

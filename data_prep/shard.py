@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import __version__
+from data_prep.errors import print_error
 from data_prep.fasta import FastaError, FileStats, read_fasta, sha256_file
 from data_prep.sources import DEMO_CORPUS, SourceError, resolve
 from data_prep.vocab import (
@@ -527,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         manifest = run_shard(cfg)
     except (ShardError, FastaError, SourceError, VocabError) as e:
-        print(f"shard: error: {e}", file=sys.stderr)
+        print_error("shard", e)
         return 2
     if cfg.progress:
         print_summary(manifest, cfg.out)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from data_prep.errors import print_error
 from data_prep.fasta import FastaError, read_fasta, sha256_file
 from data_prep.sources import SourceError, resolve
 from data_prep.vocab import BASES_ARRAY, load_vocab
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = verify(a.dir, a.samples, a.seed)
     except (VerifyError, FastaError, SourceError) as e:
-        print(f"verify: FAILED: {e}", file=sys.stderr)
+        print_error("verify", e, kind="FAILED")
         return 1
     print(f"verify: OK {a.dir}: {json.dumps(summary)}")
     return 0

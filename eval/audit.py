@@ -27,6 +27,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from data_prep.errors import print_error
 from eval.baselines import BaselineConfig, run_baselines
 from eval.benchmark import (
     IUPAC_POLICIES,
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         if pool:
             pool.shutdown()
     except BenchmarkError as e:
-        console.print(f"[red]error:[/] {e}", highlight=False)
+        print_error("eval/audit.py", e)
         return 2
     records = [r for r, _ in results]
     removed = {r["task"]: rows for r, rows in results}

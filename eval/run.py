@@ -28,6 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from data_prep.errors import print_error
 from eval.baselines import BaselineConfig, run_baselines
 from eval.benchmark import (
     IUPAC_POLICIES,
@@ -468,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tasks, excluded, ckpts = load_inputs(cfg)
     except (BenchmarkError, CheckpointError) as e:
-        console.print(f"[red]error:[/] {e}", highlight=False)
+        if workers.is_main:
+            print_error("eval/run.py", e)
         workers.close()
         return 2
     jobs = plan_jobs(cfg, len(tasks), len(ckpts))

@@ -42,6 +42,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from data_prep.errors import print_error
 from testbed.plan import (
     KEY_CHARS,
     Budget,
@@ -360,7 +361,7 @@ class Testbed:
             seconds = self.step(label, cmd, log)
         except TestbedError as e:
             self.failures.append(str(e))
-            self.console.print(f"[red]{escape(str(e))}[/]", highlight=False)
+            self.console.print(f"[red]{escape(str(e))}[/]", highlight=False, soft_wrap=True)
             return False
         if self.node_rank in (None, 0):
             record = {
@@ -421,7 +422,7 @@ class Testbed:
             split_report(batch / "report.json", pending, folder, stamps)
         except TestbedError as e:
             self.failures.append(str(e))
-            self.console.print(f"[red]{escape(str(e))}[/]", highlight=False)
+            self.console.print(f"[red]{escape(str(e))}[/]", highlight=False, soft_wrap=True)
         self.timed("eval", False, time.perf_counter() - t0)
 
     # -- the whole run -----------------------------------------------------------------------
@@ -448,7 +449,7 @@ class Testbed:
                 self.ensure_analysis()
             except TestbedError as e:
                 self.failures.append(str(e))
-                self.console.print(f"[red]{escape(str(e))}[/]", highlight=False)
+                self.console.print(f"[red]{escape(str(e))}[/]", highlight=False, soft_wrap=True)
         curated = self.ensure_audit()
         trained = self.train_all()
         self.score(trained, curated)
@@ -609,9 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return testbed.run()
     except (RecipeError, TestbedError) as e:
-        Console(stderr=True).print(
-            f"[red]testbed: error:[/] {escape(str(e))}", highlight=False, soft_wrap=True
-        )
+        print_error("testbed", e)
         return 2
 
 

@@ -23,6 +23,7 @@ import shutil  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel  # noqa: E402
 
+from data_prep.errors import print_error  # noqa: E402
 from data_prep.vocab import load_vocab  # noqa: E402
 from trainer.checkpoint import latest_tag  # noqa: E402
 
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = export_run(args.run, args.tag, args.out)
     except ExportError as e:
-        print(f"export: error: {e}", file=sys.stderr)
+        print_error("export", e)
         return 2
     print(f"exported {args.run} -> {out}")
     return 0

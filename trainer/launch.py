@@ -18,6 +18,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from data_prep.errors import print_error
 from trainer.config import ConfigError, build_parser, config_from_namespace
 from trainer.preflight import preflight
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         cmd, world = launcher_command(ns, trainer_argv, cfg.out)
         preflight(cfg, world)
     except (ConfigError, LaunchError) as e:
-        print(f"launch.sh train: error: {e}", file=sys.stderr)
+        print_error("launch.sh train", e)
         sys.exit(2)
     print(f"[dnapt] {shlex.join(cmd)}", file=sys.stderr, flush=True)
     os.execv(cmd[0], cmd)

@@ -27,6 +27,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from data_prep.errors import print_error  # noqa: E402
 from trainer import checkpoint  # noqa: E402
 from trainer.bphb import VAL_SEED  # noqa: E402
 from trainer.config import ConfigError, TrainConfig, parse_args  # noqa: E402
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         world = os.environ.get("WORLD_SIZE")
         plan = preflight(cfg, int(world) if world else None)
     except ConfigError as e:
-        print(f"trainer/run.py: error: {e}", file=sys.stderr)
+        print_error("trainer/run.py", e)
         sys.exit(2)
     try:
         dist = init_distributed(cfg.dist_timeout)

@@ -116,6 +116,18 @@ def assert_same_curve(a: Path, b: Path) -> None:
             assert abs(x - y) <= 1e-6, f"{kind} loss differs at step {step}: {x} vs {y}"
 
 
+def val_loss_rel_tol(run_dir: Path) -> float:
+    """Relative tolerance between the run's in-trainer val loss and the fp32 export's.
+
+    ``bf16.enabled: "auto"`` turns bf16 on where the CPU has native bf16 (AVX512-BF16/AMX), off
+    elsewhere; the run's resolved config says which. fp32 against fp32 differs only by summation
+    order (1e-5); a bf16 forward pass rounds every activation to an 8-bit mantissa, so its loss
+    agrees with the fp32 one only to bf16's unit roundoff, 2**-8 (measured: 3e-5 to 3.4e-4).
+    """
+    resolved = json.loads((run_dir / "config.json").read_text())["ds_config"]
+    return 2.0**-8 if resolved.get("bf16", {}).get("enabled") is True else 1e-5
+
+
 def plain_val_loss(hf: Path, data: Path, n: int = 64) -> float:
     """Val loss of an exported model on the run's fixed validation subset (one process)."""
     from transformers import AutoModelForMaskedLM
@@ -251,7 +263,8 @@ def test_export_loads_in_plain_transformers(reference: Path, ecoli_char: Path) -
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"ids": [2, 5, 6, 7, 8, 9, 3], "ours": [], "cls": "BertForMaskedLM"}
     final_val = metrics(reference, "val")[-1]["val_loss"]
-    assert plain_val_loss(hf, ecoli_char) == pytest.approx(final_val, rel=1e-5)
+    tol = val_loss_rel_tol(reference)
+    assert plain_val_loss(hf, ecoli_char) == pytest.approx(final_val, rel=tol)
 
 
 def test_zero3_remote_data_checkpoint_consolidates_on_export(
@@ -266,7 +279,8 @@ def test_zero3_remote_data_checkpoint_consolidates_on_export(
     run(launch_cmd(args, "--nproc", "2", "--master-port", str(free_port())), tmp_path / "z3.log")
     assert list((tmp_path / "cache" / "char" / "train").glob("shard.*.mds*"))
     final_val = metrics(out, "val")[-1]["val_loss"]
-    assert plain_val_loss(out / "hf", ecoli_char) == pytest.approx(final_val, rel=1e-5)
+    tol = val_loss_rel_tol(out)
+    assert plain_val_loss(out / "hf", ecoli_char) == pytest.approx(final_val, rel=tol)
 
     again = tmp_path / "again"
     cli = [sys.executable, str(ROOT / "trainer" / "export.py"), str(out), "--out", str(again)]
