@@ -31,6 +31,7 @@ import numpy as np
 
 from data_prep import __version__
 from data_prep.errors import print_error
+from data_prep.paths import UnsafePathError, plain_name
 from data_prep.sources import SourceError, benchmark_root
 from data_prep.vocab import (
     BASES_ARRAY,
@@ -51,7 +52,7 @@ from data_prep.vocab_metrics import (
     substitute,
 )
 from data_prep.windows import SPLITS
-from data_prep.writers import read_split
+from data_prep.writers import ShardFormatError, read_split
 
 BENCH_SPLITS = ("train", "dev", "test")
 # Vocab families whose ids decode losslessly to bases, best first (overlapping k-mers lose the
@@ -132,6 +133,10 @@ def open_shards(data: Path) -> ShardDir:
             f"{manifest_path}: not a dnapt manifest ({e!r}); re-run data_prep/shard.py"
         ) from None
     for name in shard.vocabs:
+        try:
+            plain_name(name, f"{manifest_path}: vocabs")
+        except UnsafePathError as e:
+            raise AnalyzeError(str(e)) from None
         for split in SPLITS:
             if not (data / name / split).is_dir():
                 raise AnalyzeError(
@@ -795,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         report, counts = analyze(cfg)
         write_report(report, counts, cfg.out)
-    except (AnalyzeError, SourceError, VocabError) as e:
+    except (AnalyzeError, SourceError, VocabError, ShardFormatError) as e:
         print_error("analyze_vocab", e)
         return 2
     print_tables(report, cfg.out)

@@ -29,6 +29,7 @@ import numpy as np
 from data_prep import __version__
 from data_prep.errors import print_error
 from data_prep.fasta import FastaError, FileStats, read_fasta, sha256_file
+from data_prep.manifest import seal
 from data_prep.sources import DEMO_CORPUS, SourceError, resolve
 from data_prep.vocab import (
     BASES_ARRAY,
@@ -250,6 +251,7 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
         "elapsed_s": round(time.perf_counter() - t0, 3),
         "workers": cfg.workers,
     }
+    manifest = seal(manifest)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

@@ -1,7 +1,8 @@
 """``python data_prep/shard.py verify DIR``: prove a shard directory is intact and faithful.
 
-Checks, each failing with a precise message: every file's sha256 against the manifest (a flipped
-byte is caught), sample and token counts per vocabulary and split, identical windows across
+Checks, each failing with a precise message: the manifest's own digest (a hand-edited manifest is
+caught), every source FASTA's sha256 against the manifest, every file's sha256 against the
+manifest (a flipped byte is caught), sample and token counts per vocabulary and split, identical windows across
 vocabularies, train/val disjointness in bases, and a decode of sampled windows of every char and
 k-mer vocabulary back to bases compared with the source FASTA.
 """
@@ -17,10 +18,12 @@ import numpy as np
 
 from data_prep.errors import print_error
 from data_prep.fasta import FastaError, read_fasta, sha256_file
+from data_prep.manifest import ManifestError, read_manifest
+from data_prep.paths import UnsafePathError, contained, plain_name
 from data_prep.sources import SourceError, resolve
 from data_prep.vocab import BASES_ARRAY, load_vocab
 from data_prep.windows import SPLITS
-from data_prep.writers import read_split
+from data_prep.writers import ShardFormatError, read_split
 
 
 class VerifyError(RuntimeError):
@@ -29,8 +32,9 @@ class VerifyError(RuntimeError):
 
 def _check_files(root: Path, manifest: dict) -> None:
     for name, entry in manifest["vocabs"].items():
+        vroot = root / plain_name(name, "manifest.json: vocabs")
         for rel, digest in entry["files"].items():
-            path = root / name / rel
+            path = contained(vroot, rel, f"{root / 'manifest.json'}: vocabs.{name}.files")
             if not path.is_file():
                 raise VerifyError(f"{path}: listed in manifest.json but missing")
             if sha256_file(path) != digest:
@@ -126,12 +130,37 @@ def _check_decode(root: Path, manifest: dict, data: dict, samples: int, seed: in
     return checked
 
 
+def _check_sources(manifest: dict) -> None:
+    """Every input the shards were made from must still be the file that was sharded."""
+    for src in manifest["sources"]:
+        path = resolve(src["input"])
+        digest = sha256_file(path)
+        if digest != src["sha256"]:
+            raise VerifyError(
+                f"{path}: sha256 {digest[:12]}… differs from the {src['sha256'][:12]}… recorded "
+                "in manifest.json: the FASTA changed since sharding; restore it or re-shard"
+            )
+
+
 def verify(root: Path, samples: int = 64, seed: int = 0) -> dict:
     """Run every check; returns a summary, raises VerifyError on the first mismatch."""
     mpath = root / "manifest.json"
-    if not mpath.is_file():
-        raise VerifyError(f"{mpath}: missing; is {root} a dnapt shard directory?")
-    manifest = json.loads(mpath.read_text())
+    try:
+        manifest = read_manifest(mpath)
+        return _verify(root, manifest, samples, seed)
+    except (ManifestError, UnsafePathError, ShardFormatError) as e:
+        raise VerifyError(str(e)) from None
+    except (KeyError, TypeError) as e:
+        raise VerifyError(
+            f"{mpath}: malformed ({type(e).__name__}: {e}); not a manifest this dnapt wrote: "
+            "re-shard"
+        ) from None
+
+
+def _verify(root: Path, manifest: dict, samples: int, seed: int) -> dict:
+    if not manifest["vocabs"]:
+        raise VerifyError(f"{root / 'manifest.json'}: lists no vocabularies; re-shard")
+    _check_sources(manifest)
     _check_files(root, manifest)
     data = _windows(root, manifest)
     _check_same_windows(data)

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import zstandard
 
+from data_prep.paths import UnsafePathError, plain_name
+
 SHARD_BYTES = 64 * 1024 * 1024
 WDS_SAMPLES_PER_SHARD = 8192
 
@@ -138,20 +140,72 @@ def _decode_wds(sample: dict[str, Any]) -> dict[str, Any]:
     return {"input_ids": ids, **meta}
 
 
+class ShardFormatError(ValueError):
+    """An MDS index dnapt did not write (or that was edited); the message names the file."""
+
+
+# What dnapt writes, and so all it reads: streaming decodes columns as the index declares them,
+# and its ``pkl`` (and ``json``-to-object) encodings would run code from a crafted shard.
+_INPUT_IDS_ENCODINGS = ("ndarray:uint16", "ndarray:int32")
+
+
+def load_mds_index(path: Path) -> dict[str, Any]:
+    """Read and check one split's ``index.json``: dnapt's columns only, plain shard file names.
+
+    Every reader of dnapt shards (verify, the vocabulary report, the trainer) goes through this
+    before streaming sees the index, so no column type or shard path from the file is trusted.
+    """
+    try:
+        index = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ShardFormatError(f"{path}: missing; the shard directory is incomplete") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ShardFormatError(f"{path}: not a readable MDS index ({e}); re-shard") from None
+    shards = index.get("shards") if isinstance(index, dict) else None
+    if not isinstance(shards, list):
+        raise ShardFormatError(f"{path}: not an MDS index (no 'shards' list); re-shard")
+    for i, obj in enumerate(shards):
+        where = f"{path}: shard {i}"
+        if not isinstance(obj, dict) or obj.get("format") != "mds":
+            raise ShardFormatError(f"{where}: not an MDS shard entry; re-shard")
+        enc = dict(zip(obj.get("column_names", []), obj.get("column_encodings", []), strict=False))
+        want = {"record": "str", "start": "int", "repeat_frac": "float32"}
+        ok = enc.get("input_ids") in _INPUT_IDS_ENCODINGS and len(enc) == len(want) + 1
+        if not ok or any(enc.get(k) != v for k, v in want.items()):
+            raise ShardFormatError(
+                f"{where}: columns {enc} are not the ones dnapt writes (input_ids as "
+                f"{' or '.join(_INPUT_IDS_ENCODINGS)}, record str, start int, repeat_frac "
+                "float32); refusing to decode them (another column type could run code)"
+            )
+        if obj.get("compression") not in (None, "zstd"):
+            raise ShardFormatError(f"{where}: compression {obj.get('compression')!r} is not zstd")
+        for part in ("raw_data", "zip_data"):
+            if part == "raw_data" or obj.get(part) is not None:
+                entry = obj.get(part)
+                try:
+                    plain_name(entry.get("basename") if isinstance(entry, dict) else None, where)
+                except UnsafePathError as e:
+                    raise ShardFormatError(str(e)) from None
+    return index
+
+
 def _read_mds(split_dir: Path) -> Iterator[dict[str, Any]]:
     """Decode MDS shards in memory (zstd), with streaming's own sample decoder, no cache dir."""
     from streaming.base.format.mds.reader import MDSReader
 
-    index = json.loads((split_dir / "index.json").read_text())
+    index = load_mds_index(split_dir / "index.json")
     dz = zstandard.ZstdDecompressor()
     for obj in index["shards"]:
         reader = MDSReader.from_json(str(split_dir), None, obj)
         zipped = obj.get("zip_data")
         raw_path = split_dir / (zipped or obj["raw_data"])["basename"]
-        raw = raw_path.read_bytes()
-        if zipped:
-            raw = dz.decompress(raw, max_output_size=obj["raw_data"]["bytes"])
-        offsets = np.frombuffer(raw, np.uint32, count=obj["samples"] + 1, offset=4)
+        try:
+            raw = raw_path.read_bytes()
+            if zipped:
+                raw = dz.decompress(raw, max_output_size=obj["raw_data"]["bytes"])
+            offsets = np.frombuffer(raw, np.uint32, count=obj["samples"] + 1, offset=4)
+        except (OSError, zstandard.ZstdError, ValueError, KeyError, TypeError) as e:
+            raise ShardFormatError(f"{raw_path}: unreadable MDS shard ({e}); re-shard") from None
         for begin, end in zip(offsets[:-1], offsets[1:], strict=True):
             yield reader.decode_sample(raw[begin:end])
 

@@ -43,6 +43,13 @@ def load_ds_config(path: Path) -> dict[str, Any]:
         cfg = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"--ds_config {path}: no such file (see ds_configs/)") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"--ds_config {path}: is a directory; name one JSON file in it, e.g. "
+            "ds_configs/zero2.json"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--ds_config {path}: unreadable ({e})") from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"--ds_config {path}: not valid JSON ({e})") from None
     if not isinstance(cfg, dict):

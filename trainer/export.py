@@ -25,7 +25,12 @@ from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel  # no
 
 from data_prep.errors import print_error  # noqa: E402
 from data_prep.vocab import load_vocab  # noqa: E402
-from trainer.checkpoint import latest_tag  # noqa: E402
+from trainer.checkpoint import (  # noqa: E402
+    TAG_RE,
+    CheckpointError,
+    latest_tag,
+    restricted_loads,
+)
 
 MODEL_DIR = "model"  # RUN/model/config.json: the architecture, written at the start of a run
 TOKENIZER_DIR = "tokenizer"  # RUN/tokenizer: the run's vocabulary, copied from the shards
@@ -36,15 +41,18 @@ class ExportError(RuntimeError):
 
 
 def consolidated_state_dict(ckpt_dir: Path, tag: str, zero_stage: int) -> dict[str, torch.Tensor]:
-    """fp32 weights of checkpoint ``tag``, whole, on CPU."""
-    if zero_stage == 0 and not list((ckpt_dir / tag).glob("*zero_pp_rank_*optim_states.pt")):
-        states = torch.load(
-            ckpt_dir / tag / "mp_rank_00_model_states.pt", map_location="cpu", weights_only=False
-        )
-        return {k: v.float() for k, v in states["module"].items()}
-    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+    """fp32 weights of checkpoint ``tag``, whole, on CPU.
 
-    return get_fp32_state_dict_from_zero_checkpoint(str(ckpt_dir), tag=tag)
+    All reads are ``weights_only`` (``restricted_loads``): exporting a crafted run cannot run code.
+    """
+    with restricted_loads():
+        if zero_stage == 0 and not list((ckpt_dir / tag).glob("*zero_pp_rank_*optim_states.pt")):
+            path = ckpt_dir / tag / "mp_rank_00_model_states.pt"
+            states = torch.load(path, map_location="cpu")
+            return {k: v.float() for k, v in states["module"].items()}
+        from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+        return get_fp32_state_dict_from_zero_checkpoint(str(ckpt_dir), tag=tag)
 
 
 def _load_weights(model: PreTrainedModel, state: dict[str, torch.Tensor]) -> None:
@@ -65,18 +73,27 @@ def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise ExportError(f"{run_dir}: no config.json, not a dnapt run directory")
-    run_cfg = json.loads(config_path.read_text())
+    try:
+        run_cfg = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ExportError(
+            f"{config_path}: unreadable ({e}); not a complete run directory"
+        ) from None
     ckpt_dir = run_dir / "checkpoints"
     tag = tag or latest_tag(ckpt_dir)
+    if tag is not None and not TAG_RE.match(tag):
+        raise ExportError(f"--tag {tag}: not a checkpoint tag; use step_NNNNNNNN")
     if tag is None or not (ckpt_dir / tag).is_dir():
         raise ExportError(f"{run_dir}: no checkpoint {tag or '(none saved yet)'} to export")
     stage = int(run_cfg["ds_config"].get("zero_optimization", {}).get("stage", 0))
+    out = Path(out) if out is not None else run_dir / "hf"
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is an existing file, not a directory: choose another --out")
 
     model = AutoModelForMaskedLM.from_config(AutoConfig.from_pretrained(run_dir / MODEL_DIR))
     _load_weights(model, consolidated_state_dict(ckpt_dir, tag, stage))
     vocab = load_vocab(run_dir / TOKENIZER_DIR)
 
-    out = Path(out) if out is not None else run_dir / "hf"
     tmp = out.parent / f".{out.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
@@ -101,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         out = export_run(args.run, args.tag, args.out)
-    except ExportError as e:
+    except (ExportError, CheckpointError) as e:
         print_error("export", e)
         return 2
     print(f"exported {args.run} -> {out}")

@@ -8,14 +8,23 @@ preset, a too-small ``--max-len`` or an incompatible resume costs one line, not 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from transformers import PretrainedConfig
 
+from data_prep.errors import print_error
 from trainer.bphb import VAL_MASKING
-from trainer.checkpoint import TAG_RE, latest_tag
+from trainer.checkpoint import (
+    TAG_RE,
+    CheckpointError,
+    checkpoint_tags,
+    latest_tag,
+    problems,
+    step_of,
+)
 from trainer.config import ConfigError, TrainConfig
 from trainer.ds_config import load_ds_config, resolve_ds_config
 from trainer.masking import Masker, build_masker
@@ -73,7 +82,12 @@ class Plan:
 
 def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
     ckpt_dir = cfg.out / "checkpoints"
-    latest = latest_tag(ckpt_dir)
+    try:
+        latest = latest_tag(ckpt_dir)
+    except CheckpointError as e:
+        if cfg.resume != "auto":
+            raise ConfigError(str(e)) from None
+        latest = "step_99999999"  # unreadable pointer: fall back to the newest intact checkpoint
     if cfg.resume == "never":
         if latest is not None:
             raise ConfigError(
@@ -82,14 +96,54 @@ def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
             )
         return ckpt_dir, None
     if cfg.resume == "auto":
-        return ckpt_dir, latest
+        return ckpt_dir, None if latest is None else _intact_tag(ckpt_dir, latest, cfg.out)
     path = Path(cfg.resume)
     if not (path.is_dir() and TAG_RE.match(path.name)):
         raise ConfigError(
             f"--resume {cfg.resume}: not a checkpoint directory (RUN/checkpoints/step_N); use "
             "'auto', 'never' or such a path"
         )
+    why = problems(path, _saved_world(path.parent.parent))
+    if why:
+        raise ConfigError(f"--resume {cfg.resume}: cannot resume: {why}")
     return path.parent, path.name
+
+
+def _saved_world(run_dir: Path) -> int:
+    """Ranks that wrote the run's checkpoints (``RUN/config.json``); 1 when unknown."""
+    try:
+        return int(json.loads((run_dir / "config.json").read_text())["world_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1  # _check_resume reports the missing or broken config.json
+
+
+def _intact_tag(ckpt_dir: Path, latest: str, out: Path) -> str:
+    """``latest`` if it is intact, else the newest intact checkpoint before it, with a warning.
+
+    A save killed or starved of disk after ``latest`` was written, a deleted directory or a
+    truncated file must cost the steps since the previous checkpoint, not the run.
+    """
+    world = _saved_world(out)
+    candidates = [latest] + [
+        t for t in reversed(checkpoint_tags(ckpt_dir)) if step_of(t) < step_of(latest)
+    ]
+    first_problem = None
+    for tag in candidates:
+        why = problems(ckpt_dir / tag, world)
+        if why is None:
+            if tag != latest and os.environ.get("RANK", "0") == "0":
+                print_error(
+                    "trainer",
+                    f"checkpoint {latest} is unusable ({first_problem}); resuming from the "
+                    f"previous intact checkpoint {tag}",
+                    kind="warning",
+                )
+            return tag
+        first_problem = first_problem or why
+    raise ConfigError(
+        f"--resume auto: no intact checkpoint in {ckpt_dir} (latest {latest}: {first_problem}); "
+        "resume from a copy of the run or start a new --out"
+    )
 
 
 def _check_resume(plan: Plan, world_size: int | None) -> None:
@@ -131,11 +185,31 @@ def _arch(model: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in model.items() if k not in ("transformers_version", "_name_or_path")}
 
 
+def _check_val(shards: Shards, world_size: int | None) -> None:
+    """Validation (val loss, BPHB) needs val windows, at least one per rank."""
+    n = shards.windows["val"]
+    if n == 0:
+        raise ConfigError(
+            f"--data {shards.local}: the shards have no val windows (sharded with --val-fraction "
+            "0?); the trainer validates on them: re-shard with --val-fraction > 0 or --val-records"
+        )
+    if world_size is not None and n < world_size:
+        raise ConfigError(
+            f"--data {shards.local}: {n} val windows for {world_size} ranks: shard more "
+            "validation data or use fewer ranks"
+        )
+
+
 def preflight(cfg: TrainConfig, world_size: int | None = None) -> Plan:
     """Check ``cfg`` against disk; ``world_size`` (when known) is checked against a resume."""
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise ConfigError(
+            f"--out {cfg.out} is an existing file, not a run directory: choose another"
+        )
     raw = load_ds_config(cfg.ds_config)
     ds_config = resolve_ds_config(raw, cfg.ds_config, cfg.max_steps)
     shards = open_shards(cfg.data, cfg.cache_dir)
+    _check_val(shards, world_size)
     needed = shards.max_tokens + 2
     max_len = cfg.max_len if cfg.max_len is not None else needed
     if max_len < needed:

@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         dist = init_distributed(cfg.dist_timeout)
         train(plan, dist)
     except BaseException as e:  # noqa: BLE001 - any failure must end this rank, never hang it
-        traceback.print_exc()
+        if not isinstance(e, checkpoint.CheckpointError):  # those already say file and fix
+            traceback.print_exc()
         rank = os.environ.get("RANK", "?")
         abort(f"trainer/run.py: rank {rank} failed: {type(e).__name__}: {e}")
     finish(0)

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from data_prep.manifest import ManifestError, read_manifest
+from data_prep.paths import UnsafePathError, contained
 from data_prep.vocab import Vocab, VocabError, load_vocab
+from data_prep.writers import ShardFormatError, load_mds_index
 from trainer.config import ConfigError
 
 SPLITS = ("train", "val")
@@ -34,6 +37,7 @@ class Shards:
     remote: str | None  # remote root of this vocabulary, None for local data
     local: Path  # local root: the data itself, or the cache of a remote
     manifest_sha256: str
+    windows: dict[str, int]  # windows per split, from the manifest
 
     def split_paths(self, split: str) -> tuple[str | None, str]:
         """(remote, local) arguments for ``StreamingDataset`` for one split."""
@@ -74,19 +78,40 @@ def _sha256(path: Path) -> str:
 
 
 def _fetch_metadata(remote: str, cache: Path) -> None:
-    """Copy manifest.json, vocab.json and tokenizer/ of a remote vocabulary into ``cache``."""
+    """Copy manifest.json, vocab.json, tokenizer/ and the split indexes of a remote vocabulary
+    into ``cache``, each checked against the manifest's sha256.
+
+    Every path comes from the (untrusted) manifest, so each must stay inside ``cache`` before
+    anything is written or removed there. The split indexes are fetched here, not by streaming,
+    so their columns and shard names are checked before streaming reads them.
+    """
     _fetch(f"{_parent(remote)}/manifest.json", cache.parent / "manifest.json")
-    manifest = _read_json(cache.parent / "manifest.json", "manifest.json")
+    manifest = _read_manifest(cache.parent / "manifest.json")
     name = remote.rstrip("/").rsplit("/", 1)[1]
-    files = manifest.get("vocabs", {}).get(name, {}).get("files")
-    if not files:
+    files = manifest["vocabs"].get(name, {}).get("files")
+    if not files or not isinstance(files, dict):
         raise ConfigError(f"--data {remote}: the manifest lists no vocabulary '{name}'")
-    wanted = ["vocab.json"] + [f for f in files if f.startswith("tokenizer/")]
+    indexes = [f"{split}/index.json" for split in SPLITS]
+    wanted = ["vocab.json", *indexes] + [f for f in files if f.startswith("tokenizer/")]
     for rel in wanted:
-        _fetch(f"{remote.rstrip('/')}/{rel}", cache / rel)
-        if rel in files and _sha256(cache / rel) != files[rel]:
-            (cache / rel).unlink()
+        try:
+            dest = contained(cache, rel, f"{cache.parent / 'manifest.json'}: vocabs.{name}.files")
+        except UnsafePathError as e:
+            raise ConfigError(f"--data {remote}: {e}") from None
+        if rel not in files:
+            raise ConfigError(f"--data {remote}: the manifest has no sha256 for {rel}; re-shard")
+        _fetch(f"{remote.rstrip('/')}/{rel}", dest)
+        if _sha256(dest) != files[rel]:
+            dest.unlink()
             raise ConfigError(f"--data {remote}: {rel} does not match its manifest sha256")
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest, digest-checked (one written before digests existed is accepted)."""
+    try:
+        return read_manifest(path, require_digest=False)
+    except ManifestError as e:
+        raise ConfigError(f"--data: {e}") from None
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -150,7 +175,7 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
         _check_local_layout(local, data)
     spec = _read_json(local / "vocab.json", "vocab.json")
     manifest_path = local.parent / "manifest.json"
-    manifest = _read_json(manifest_path, "manifest.json")
+    manifest = _read_manifest(manifest_path)
     name = spec.get("name", "")
     entry = manifest.get("vocabs", {}).get(name)
     if entry is None:
@@ -160,13 +185,16 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
     except VocabError as e:
         raise ConfigError(f"--data: {e}") from None
     _check_consistency(name, spec, entry, vocab, local)
-    if remote is None:
-        for split in SPLITS:
-            if not (local / split / "index.json").is_file():
-                raise ConfigError(
-                    f"--data: {local / split}/index.json is missing: the shard directory is "
-                    "incomplete, re-shard it"
-                )
+    for split in SPLITS:
+        if not (local / split / "index.json").is_file():
+            raise ConfigError(
+                f"--data: {local / split}/index.json is missing: the shard directory is "
+                "incomplete, re-shard it"
+            )
+        try:
+            load_mds_index(local / split / "index.json")
+        except ShardFormatError as e:
+            raise ConfigError(f"--data: {e}") from None
     return Shards(
         name=name,
         vocab=vocab,
@@ -176,4 +204,12 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
         remote=remote,
         local=local,
         manifest_sha256=_sha256(manifest_path),
+        windows={split: _split_windows(manifest, split, manifest_path) for split in SPLITS},
     )
+
+
+def _split_windows(manifest: dict[str, Any], split: str, path: Path) -> int:
+    try:
+        return int(manifest["splits"][split]["windows"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"--data: {path} has no window count for split '{split}'") from None

@@ -28,3 +28,63 @@ def test_fast_encoding_equals_mdswriter(tmp_path: Path, dtype, n: int) -> None:
     back = list(read_split(tmp_path / "s"))
     assert [s["start"] for s in back] == [5, 9] and back[0]["record"] == "chrII"
     assert np.array_equal(back[1]["input_ids"], ids[: n // 2 + 1]) and back[0]["repeat_frac"] == 0.5
+
+
+class _Payload:
+    """Pickles to a call that creates ``marker``: what a crafted ``pkl`` column would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_pickle_columns_are_refused_without_running_them(tmp_path: Path) -> None:
+    from streaming import MDSWriter
+
+    from data_prep.writers import ShardFormatError
+
+    marker = tmp_path / "pwned"
+    split = tmp_path / "crafted" / "train"
+    cols = {
+        "input_ids": "ndarray:uint16",
+        "record": "pkl",
+        "start": "int",
+        "repeat_frac": "float32",
+    }
+    with MDSWriter(out=str(split), columns=cols, compression="zstd") as w:
+        ids = np.arange(4, dtype=np.uint16)
+        w.write({"input_ids": ids, "record": _Payload(marker), "start": 0, "repeat_frac": 0.0})
+    assert not marker.exists()
+    with pytest.raises(ShardFormatError, match="index.json: shard 0: columns .* refusing"):
+        list(read_split(split))
+    assert not marker.exists()
+
+
+def test_shard_names_in_the_index_must_be_plain(tmp_path: Path) -> None:
+    import json
+
+    from data_prep.writers import ShardFormatError
+
+    sink = MdsSink(tmp_path / "s", np.dtype(np.uint16))
+    sink.write_many([np.arange(3)], "r", np.array([0]), np.array([0.0], np.float32))
+    sink.finish()
+    index_path = tmp_path / "s" / "index.json"
+    index = json.loads(index_path.read_text())
+    index["shards"][0]["zip_data"]["basename"] = "../../etc/passwd"
+    index_path.write_text(json.dumps(index))
+    with pytest.raises(ShardFormatError, match="'../../etc/passwd' is not a plain file name"):
+        list(read_split(tmp_path / "s"))
+
+
+def test_truncated_shard_is_one_error(tmp_path: Path) -> None:
+    from data_prep.writers import ShardFormatError
+
+    sink = MdsSink(tmp_path / "s", np.dtype(np.uint16))
+    sink.write_many([np.arange(300)] * 50, "r", np.arange(50), np.zeros(50, np.float32))
+    sink.finish()
+    shard = next((tmp_path / "s").glob("*.zstd"))
+    shard.write_bytes(shard.read_bytes()[:20])
+    with pytest.raises(ShardFormatError, match="unreadable MDS shard"):
+        list(read_split(tmp_path / "s"))

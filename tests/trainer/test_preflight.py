@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from data_prep.manifest import seal
 from tests.trainer.runs import ROOT, env, trainer_args
+from trainer.checkpoint import tag_for
 from trainer.config import ConfigError, parse_args
 from trainer.preflight import preflight
 
@@ -47,9 +50,14 @@ def test_missing_shard_dir(tmp_path: Path) -> None:
         _plan(tmp_path / "nope" / "char", tmp_path / "run")
 
 
-def _fake_checkpoint(run: Path, plan) -> None:
-    (run / "checkpoints" / "step_00000004").mkdir(parents=True)
-    (run / "checkpoints" / "latest").write_text("step_00000004")
+def _fake_checkpoint(run: Path, plan, steps: tuple[int, ...] = (4,)) -> None:
+    """Checkpoint directories that look intact (every .pt a complete torch zip) for 2 ranks."""
+    for step in steps:
+        tag = run / "checkpoints" / tag_for(step)
+        tag.mkdir(parents=True)
+        for name in ("dnapt_rank0.pt", "dnapt_rank1.pt", "mp_rank_00_model_states.pt"):
+            torch.save({"step": torch.tensor(step)}, tag / name)
+    (run / "checkpoints" / "latest").write_text(tag_for(steps[-1]))
     (run / "config.json").write_text(json.dumps(plan.resolved(world_size=2)))
 
 
@@ -92,3 +100,73 @@ def test_run_py_fails_in_one_line_without_a_process_group(
         last.startswith("trainer/run.py: error: --data:") and "disagree on tokenizer_sha256" in last
     )
     assert "Traceback" not in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_out_that_is_a_file_is_refused(small_shards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.write_text("mine")
+    with pytest.raises(ConfigError, match="--out .*run is an existing file, not a run directory"):
+        _plan(small_shards / "char", out)
+    assert out.read_text() == "mine"
+
+
+def test_ds_config_that_is_a_directory(small_shards: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ds_configs: is a directory; name one JSON file"):
+        _plan(small_shards / "char", tmp_path / "run", ds_config=ROOT / "ds_configs")
+
+
+def test_shards_without_val_windows_fail_before_launch(small_shards: Path, tmp_path: Path) -> None:
+    shutil.copytree(small_shards / "char", tmp_path / "char")
+    manifest = json.loads((small_shards / "manifest.json").read_text())
+    manifest["splits"]["val"]["windows"] = 0
+    (tmp_path / "manifest.json").write_text(json.dumps(seal(manifest)))
+    with pytest.raises(ConfigError, match="no val windows .* re-shard with --val-fraction > 0"):
+        _plan(tmp_path / "char", tmp_path / "run")
+    manifest["splits"]["val"]["windows"] = 1
+    (tmp_path / "manifest.json").write_text(json.dumps(seal(manifest)))
+    with pytest.raises(ConfigError, match="1 val windows for 2 ranks"):
+        preflight(parse_args(trainer_args(tmp_path / "char", tmp_path / "run")), 2)
+
+
+def test_hand_edited_manifest_is_refused(small_shards: Path, tmp_path: Path) -> None:
+    shutil.copytree(small_shards / "char", tmp_path / "char")
+    manifest = json.loads((small_shards / "manifest.json").read_text())
+    manifest["splits"]["val"]["windows"] += 1  # edited without re-sealing
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="does not match its digest"):
+        _plan(tmp_path / "char", tmp_path / "run")
+
+
+def test_latest_naming_a_missing_checkpoint_falls_back(
+    small_shards: Path, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "run"
+    _fake_checkpoint(run, _plan(small_shards / "char", run), steps=(2, 4))
+    shutil.rmtree(run / "checkpoints" / "step_00000004")
+    assert _plan(small_shards / "char", run, resume="auto").resume_tag == "step_00000002"
+    err = capsys.readouterr().err
+    assert "warning: checkpoint step_00000004 is unusable" in err and "step_00000002" in err
+    shutil.rmtree(run / "checkpoints" / "step_00000002")
+    with pytest.raises(ConfigError, match="no intact checkpoint .*/step_00000004 is missing"):
+        _plan(small_shards / "char", run, resume="auto")
+
+
+def test_truncated_newest_checkpoint_falls_back(small_shards: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    _fake_checkpoint(run, _plan(small_shards / "char", run), steps=(2, 4))
+    newest = run / "checkpoints" / "step_00000004" / "mp_rank_00_model_states.pt"
+    newest.write_bytes(newest.read_bytes()[:100])
+    assert _plan(small_shards / "char", run, resume="auto").resume_tag == "step_00000002"
+    assert "mp_rank_00_model_states.pt is truncated or corrupt" in capsys.readouterr().err
+    # named explicitly, a corrupt checkpoint is an error (no silent substitute)
+    with pytest.raises(ConfigError, match="cannot resume: .*model_states.pt is truncated"):
+        _plan(small_shards / "char", run, resume=str(newest.parent))
+
+
+def test_edited_latest_pointer_cannot_leave_the_run(small_shards: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _fake_checkpoint(run, _plan(small_shards / "char", run), steps=(2,))
+    (run / "checkpoints" / "latest").write_text("../../../etc")
+    with pytest.raises(ConfigError, match="not a checkpoint tag"):
+        _plan(small_shards / "char", run)
+    assert _plan(small_shards / "char", run, resume="auto").resume_tag == "step_00000002"

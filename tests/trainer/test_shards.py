@@ -68,9 +68,37 @@ def test_remote_reads_go_through_the_cache(small_shards: Path, tmp_path: Path) -
     assert (cache / "manifest.json").is_file() and (cache / "bpe-256" / "vocab.json").is_file()
     assert (cache / "bpe-256" / "tokenizer" / "tokenizer.json").is_file()
     assert s.split_paths("val") == (f"{s.remote}/val", str(cache / "bpe-256" / "val"))
-    assert not (cache / "bpe-256" / "train").exists()  # shards stream in on demand
+    assert (cache / "bpe-256" / "train" / "index.json").is_file()  # checked before streaming
+    assert not list((cache / "bpe-256" / "train").glob("shard.*"))  # shards stream in on demand
 
 
 def test_uri_detection() -> None:
     assert is_remote("s3://bucket/shards/char") and is_remote("gs://b/x")
     assert not is_remote("/data/shards/char") and not is_remote("C:/data/char")
+
+
+def test_manifest_paths_cannot_escape_the_cache(small_shards: Path, tmp_path: Path) -> None:
+    """Issue case: a crafted manifest key made the cache write (and delete) outside --cache-dir."""
+    from data_prep.manifest import seal
+
+    root = _copy(small_shards, tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["vocabs"]["char"]["files"]["tokenizer/../../../victim.txt"] = "0" * 64
+    (root / "manifest.json").write_text(json.dumps(seal(manifest)))  # re-sealed: a real attacker
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError, match="'tokenizer/../../../victim.txt' is not a plain"):
+        open_shards(str(root / "char"), cache_dir=cache)
+    assert victim.read_text() == "keep me"
+    assert {p.name for p in tmp_path.iterdir()} == {"shards", "victim.txt", "cache"}
+
+
+def test_pickle_column_in_a_split_index_is_refused(small_shards: Path, tmp_path: Path) -> None:
+    root = _copy(small_shards, tmp_path)
+    index_path = root / "char" / "train" / "index.json"
+    index = json.loads(index_path.read_text())
+    index["shards"][0]["column_encodings"][1] = "pkl"
+    index_path.write_text(json.dumps(index))
+    with pytest.raises(ConfigError, match="refusing to decode them"):
+        open_shards(str(root / "char"))
