@@ -95,7 +95,8 @@ def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
             "model": recipe.model,
             "vocabs": list(recipe.vocabs),
             "masking": [
-                {"label": m.label, "strategy": m.strategy, **m.params} for m in recipe.masking
+                {"label": m.label, "strategy": m.strategy, "objective": m.objective, **m.params}
+                for m in recipe.masking
             ],
         },
         "budget": {

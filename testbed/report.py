@@ -294,7 +294,7 @@ def render_markdown(tb: dict[str, Any]) -> str:
         "",
     ]
     if tb["skipped"]:
-        lines += ["Skipped (invalid) pairs:", ""]
+        lines += ["Skipped pairs (invalid, or not planned by the recipe):", ""]
         lines += [f"- {s['vocab']} × {s['masking']}: {s['reason']}" for s in tb["skipped"]]
         lines.append("")
     failed = [x for x in tb["runs"] if x["status"] != "ok"]
