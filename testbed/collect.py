@@ -44,6 +44,7 @@ def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
                 vocab=cell.vocab,
                 masking=cell.masking.label,
                 strategy=cell.masking.strategy,
+                objective=cell.masking.objective,
                 seed=cell.seed,
                 key=cell.key,
                 status=status,
