@@ -179,3 +179,38 @@ def build_findings(runs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> di
         "cells": _context(rows),
         "context_learned_by": learned,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m testbed.findings RESULTS``: print a finished testbed run's Findings section."""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    from testbed.report import findings_markdown
+
+    p = argparse.ArgumentParser(
+        prog="python -m testbed.findings",
+        description="Print the Findings section (claims, measured figures, verdicts) of a "
+        "testbed results folder, recomputed from its testbed.json.",
+    )
+    p.add_argument("results", type=Path, help="a testbed results folder (holds testbed.json)")
+    args = p.parse_args(argv)
+    path = args.results / "testbed.json"
+    try:
+        tb = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        print(
+            f"python -m testbed.findings: {path}: cannot read ({e}); run the recipe first",
+            file=sys.stderr,
+        )
+        return 2
+    # Recomputed from the rows and runs, so a report from before the Findings section also works.
+    tb["findings"] = build_findings(tb.get("runs", []), tb.get("rows", []))
+    print("\n".join(findings_markdown(tb)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
