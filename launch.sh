@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dnapt: one entry point for set-up, the demo, the tests, training launches and the testbed.
 #   bash launch.sh setup            create/refresh the virtualenv (idempotent)
-#   bash launch.sh demo             the testbed demo recipe: shard, analyse, train, audit, score (does set-up itself)
+#   bash launch.sh demo             the findings recipe: shard, train, audit, score, print the Findings (does set-up itself)
 #   bash launch.sh test [ARGS]      run the test suite (pytest ARGS; does set-up itself)
 #   bash launch.sh train [--hostfile H | --nnodes N --node-rank R --master-addr A] -- TRAINER ARGS
 #   bash launch.sh testbed RECIPE   run a vocabulary x masking recipe end to end
@@ -87,11 +87,19 @@ activate() {
   source "$VENV/bin/activate"
 }
 
-# The demo is the testbed's demo recipe: shard the demo corpus (E. coli + yeast + human chr2
-# slice), analyse the vocabularies, train every vocabulary x masking cell, audit and score, and
-# print the table. A second run skips every finished step.
+# The demo is the findings recipe: shard E. coli + yeast, train kmer6-overlap and char under
+# copy-prone and leak-free masking (2 seeds), audit and score, print the table, and end with the
+# Findings section (the masking claims with measured numbers and verdicts). A second run skips
+# every finished step. recipes/demo.toml is the wider 4-vocabulary tour.
 demo() {
-  python -m testbed "$ROOT/recipes/demo.toml" --out "${DNAPT_DEMO_OUT:-$ROOT/out/demo}" "$@"
+  local out="${DNAPT_DEMO_OUT:-$ROOT/out/demo}"
+  local rc=0
+  python -m testbed "$ROOT/recipes/findings.toml" --out "$out" "$@" || rc=$?
+  if [[ -f "$out/testbed.json" ]]; then
+    echo
+    python -m testbed.findings "$out"
+  fi
+  return "$rc"
 }
 
 cmd="${1:-help}"

@@ -4,7 +4,9 @@
 
 In one process, on the same model initialisation and the same pre-collated batches:
 (a) the trainer's own micro-step (``trainer.step.train_micro_step``) under DeepSpeed ZeRO-2, and
-(b) a bare PyTorch loop with the same optimizer (torch AdamW), clipping and LR schedule.
+(b) a bare PyTorch loop with the same optimizer (torch AdamW), clipping and LR schedule, and
+(c) that loop with the LM head over every position (full logits) instead of only the labelled
+ones, reported as the masked-only head's speed-up (``masked_head_speedup``).
 Steps of (a) and (b) are timed interleaved and the median over trials is reported, because shared
 machines are noisy.
 It also measures the loader alone (StreamingDataLoader + collation + masking in workers) and the
@@ -69,8 +71,11 @@ def ds_config(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
     return cfg
 
 
-def bare_step_fn(model: torch.nn.Module, cfg: dict[str, Any], device: torch.device):
-    """The same optimizer, clipping and schedule as the DeepSpeed config, without DeepSpeed."""
+def bare_step_fn(
+    model: torch.nn.Module, cfg: dict[str, Any], device: torch.device, masked_head: bool = True
+):
+    """The same optimizer, clipping and schedule as the DeepSpeed config, without DeepSpeed;
+    ``masked_head=False`` computes logits at every position (the path the trainer avoids)."""
     from deepspeed.runtime.lr_schedules import WarmupDecayLR
 
     params = dict(cfg["optimizer"]["params"])
@@ -82,7 +87,7 @@ def bare_step_fn(model: torch.nn.Module, cfg: dict[str, Any], device: torch.devi
 
     def step(batch: dict[str, Any]) -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            out = mlm_forward(model, *batch_to(batch, device))
+            out = mlm_forward(model, *batch_to(batch, device), masked_head=masked_head)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
@@ -140,8 +145,15 @@ def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> 
     torch.manual_seed(0)
     bare = build_model(mcfg).to(engine.device)
     bare_step = bare_step_fn(bare, cfg, engine.device)
+    torch.manual_seed(0)
+    full = build_model(mcfg).to(engine.device)
+    full_step = bare_step_fn(full, cfg, engine.device, masked_head=False)
     ds_name = f"deepspeed-zero{cfg['zero_optimization']['stage']}"
-    fns = {ds_name: lambda b: train_micro_step(engine, b), "pytorch": bare_step}
+    fns = {
+        ds_name: lambda b: train_micro_step(engine, b),
+        "pytorch": bare_step,
+        "pytorch-full-logits": full_step,
+    }
     interleaved_seconds(fns, batches[: args.warmup], engine.device)
     tokens = tokens_of(batches[args.warmup :])
     rates: dict[str, list[float]] = {name: [] for name in fns}
@@ -172,6 +184,17 @@ def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> 
             4,
         ),
         target=0.95,
+    )
+    emit(
+        bench="masked_head",
+        vocab_size=mcfg.vocab_size,
+        # Same loop, same batches, same init; paired per trial, then the median.
+        masked_head_speedup=round(
+            statistics.median(
+                a / b for a, b in zip(rates["pytorch"], rates["pytorch-full-logits"], strict=True)
+            ),
+            4,
+        ),
     )
     flops = train_flops_per_token(mcfg, shards.max_tokens + 2) * med[ds_name]
     peak = None

@@ -44,6 +44,7 @@ def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
                 vocab=cell.vocab,
                 masking=cell.masking.label,
                 strategy=cell.masking.strategy,
+                objective=cell.masking.objective,
                 seed=cell.seed,
                 key=cell.key,
                 status=status,
@@ -95,7 +96,8 @@ def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
             "model": recipe.model,
             "vocabs": list(recipe.vocabs),
             "masking": [
-                {"label": m.label, "strategy": m.strategy, **m.params} for m in recipe.masking
+                {"label": m.label, "strategy": m.strategy, "objective": m.objective, **m.params}
+                for m in recipe.masking
             ],
         },
         "budget": {

@@ -238,6 +238,8 @@ def enumerate_cells(
     for vocab in recipe.vocabs:
         for spec in recipe.masking:
             reason = invalid_reason(vocab, spec)
+            if reason is None and spec.vocabs and vocab not in spec.vocabs:
+                reason = f"not planned: the recipe runs '{spec.label}' on {', '.join(spec.vocabs)}"
             if reason is not None:
                 skipped.append(Skipped(vocab, spec.label, reason))
                 continue
@@ -246,6 +248,8 @@ def enumerate_cells(
                     "data": data,
                     "vocab": vocab,
                     "masking": masking_config(spec).to_dict(),
+                    # Only when not the default, so recipes without objectives keep their keys.
+                    **({"objective": spec.objective} if spec.objective != "tokens" else {}),
                     "model": model_identity(recipe.model),
                     "ds_config": ds_config,
                     "steps": budget.steps,
@@ -302,7 +306,8 @@ def masking_args(spec: MaskingSpec) -> list[str]:
         "--curriculum-end",
         str(m.curriculum_end),
     ]
-    return args + ["--curriculum-steps", str(m.curriculum_steps)]
+    args += ["--curriculum-steps", str(m.curriculum_steps)]
+    return args + ["--objective", spec.objective]
 
 
 def trainer_args(

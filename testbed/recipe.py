@@ -51,11 +51,14 @@ class CorpusSpec:
 
 @dataclass(frozen=True)
 class MaskingSpec:
-    """One masking column of the matrix: a label and ``trainer.masking.MaskingConfig`` fields."""
+    """One masking column of the matrix: a label, ``trainer.masking.MaskingConfig`` fields and
+    the training objective (``tokens`` or ``hidden-bases``, the trainer's ``--objective``)."""
 
     label: str
     strategy: str
     params: dict[str, float | int]
+    objective: str = "tokens"
+    vocabs: tuple[str, ...] = ()  # the vocabularies it runs on; empty: all of the recipe's
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,7 @@ def _vocab(t: _Table) -> tuple[tuple[str, ...], bool, tuple[int, ...], tuple[str
 
 def _masking(file: Path, entries: Any) -> tuple[MaskingSpec, ...]:
     from trainer.masking import MaskingConfig
+    from trainer.step import OBJECTIVES
 
     if not isinstance(entries, list) or not entries:
         raise RecipeError(
@@ -294,6 +298,10 @@ def _masking(file: Path, entries: Any) -> tuple[MaskingSpec, ...]:
         t = _Table(file, f"masking.{i}", raw)
         strategy = t.get("strategy", str)
         label = t.get("label", str, strategy)
+        objective = t.get("objective", str, "tokens")
+        only = t.strings("vocabs", [])
+        if objective not in OBJECTIVES:
+            t.fail("objective", f"'{objective}': use one of {', '.join(OBJECTIVES)}")
         params = {}
         for key in MASKING_KEYS:
             value = t.get(key, int if key.startswith("curriculum") else float, None)
@@ -309,7 +317,7 @@ def _masking(file: Path, entries: Any) -> tuple[MaskingSpec, ...]:
         if not label.replace("-", "").replace("_", "").isalnum():
             t.fail("label", f"'{label}': use letters, digits, '-' and '_' (it names run dirs)")
         labels.add(label)
-        out.append(MaskingSpec(label, strategy, params))
+        out.append(MaskingSpec(label, strategy, params, objective, only))
     return tuple(out)
 
 
@@ -485,4 +493,11 @@ def load_recipe(path: str | Path) -> Recipe:
         cost=_cost(top.table("cost", {})),
     )
     top.done()
+    for i, m in enumerate(recipe.masking):
+        unknown = [v for v in m.vocabs if v not in recipe.vocabs]
+        if unknown:
+            raise RecipeError(
+                f"{path}: [masking.{i}] vocabs: {', '.join(unknown)} not in [vocab] names "
+                f"({', '.join(recipe.vocabs)})"
+            )
     return recipe

@@ -40,6 +40,7 @@ class RunResult:
     seed: int
     key: str
     status: str  # "ok", "failed" or "not trained"
+    objective: str = "tokens"
     wall_s: float | None = None
     train: list[dict[str, Any]] = field(default_factory=list)
     val: list[dict[str, Any]] = field(default_factory=list)
@@ -80,6 +81,8 @@ def run_metrics(run: RunResult) -> dict[str, Any]:
         "val_bphb": last_val.get("val_bphb"),
         "val_hidden_base_accuracy": last_val.get("val_hidden_base_accuracy"),
         "val_loss": last_val.get("val_loss"),
+        "val_composition_bphb": last_val.get("val_composition_bphb"),
+        "val_bits_below_composition": last_val.get("val_bits_below_composition"),
         "tokens_per_s": statistics.median(speeds) if speeds else None,
         "wall_s": run.wall_s,
     }
@@ -131,6 +134,7 @@ def build_rows(runs: list[RunResult], tasks: list[str]) -> list[dict[str, Any]]:
             "vocab": vocab,
             "masking": masking,
             "strategy": members[0].strategy,
+            "objective": members[0].objective,
             "runs": [r.id for r in members],
             "seeds": [r.seed for r in members],
             "status": "ok" if len(ok) == len(members) else "failed",
@@ -139,6 +143,9 @@ def build_rows(runs: list[RunResult], tasks: list[str]) -> list[dict[str, Any]]:
         for key in (
             "final_train_loss",
             "val_bphb",
+            "val_loss",
+            "val_composition_bphb",
+            "val_bits_below_composition",
             "val_hidden_base_accuracy",
             "leak_frac",
             "hidden_base_frac",
@@ -147,7 +154,8 @@ def build_rows(runs: list[RunResult], tasks: list[str]) -> list[dict[str, Any]]:
             "wall_s",
         ):
             row[key] = _mean([m[key] for m in per_run])
-        row["val_bphb_sd"] = _sd([m["val_bphb"] for m in per_run])
+        for key in ("val_bphb", "val_loss", "final_train_loss", "val_bits_below_composition"):
+            row[f"{key}_sd"] = _sd([m[key] for m in per_run])
         row.update(
             mcc_mean=_mean(mcc),
             mcc_sd=_sd(mcc),
@@ -167,6 +175,7 @@ def run_record(r: RunResult, bases_per_step: int) -> dict[str, Any]:
         "vocab": r.vocab,
         "masking": r.masking,
         "strategy": r.strategy,
+        "objective": r.objective,
         "seed": r.seed,
         "key": r.key,
         "status": r.status,
@@ -186,12 +195,17 @@ def build_testbed(
 ) -> dict[str, Any]:
     """testbed.json: ``context`` (recipe, budget, data, eval, reproducibility, timings) plus the
     rows, the runs with their curves, the skipped pairs and the per-task information."""
+    from testbed.findings import build_findings
+
     task_ids = list(tasks)
+    rows = build_rows(runs, task_ids)
+    records = [run_record(r, bases_per_step) for r in runs]
     return {
         "schema_version": SCHEMA_VERSION,
         **context,
-        "rows": build_rows(runs, task_ids),
-        "runs": [run_record(r, bases_per_step) for r in runs],
+        "rows": rows,
+        "findings": build_findings(records, rows),
+        "runs": records,
         "skipped": skipped,
         "tasks": tasks,
         "resolved_ds_configs": {r.id: r.ds_config for r in runs if r.ds_config is not None},
@@ -225,7 +239,9 @@ TABLE_HEADER = (
     "vocab",
     "masking",
     "final train loss",
+    "val loss",
     "val BPHB",
+    "below composition",
     "leak_frac",
     "hidden_base_frac",
     "curated MCC",
@@ -240,8 +256,10 @@ def table_cells(row: dict[str, Any]) -> list[str]:
     return [
         row["vocab"],
         row["masking"] + ("" if row["status"] == "ok" else " (failed)"),
-        _f(row["final_train_loss"]),
-        _f(row["val_bphb"]),
+        _pm(row["final_train_loss"], row.get("final_train_loss_sd"), 2),
+        _pm(row.get("val_loss"), row.get("val_loss_sd"), 2),
+        _pm(row["val_bphb"], row.get("val_bphb_sd"), 3),
+        _pm(row.get("val_bits_below_composition"), row.get("val_bits_below_composition_sd"), 3),
         _f(row["leak_frac"]),
         _f(row["hidden_base_frac"]),
         _pm(row["mcc_mean"], row["mcc_sd"]),
@@ -286,6 +304,11 @@ def render_markdown(tb: dict[str, Any]) -> str:
     lines += _md_table(TABLE_HEADER, [table_cells(row) for row in tb["rows"]])
     lines += [
         "",
+        "Train loss, val loss, BPHB, below composition: mean ± sd over training seeds. Val loss "
+        "is token cross-entropy under the fixed leak-free validation masking; below composition: "
+        "bits per hidden base saved against the train split's base composition on the same "
+        "hidden bases (> 0 means the model learned context; uniform guessing is 2 bits). A "
+        "hidden-bases row's train loss is nats per hidden base, not per token. "
         "Curated MCC: mean ± sd over (training seed × eval seed) of the mean test MCC over the "
         "curated tasks; scratch: the same architecture and tokenizer, randomly initialized, same "
         "protocol. BPHB: bits per hidden base under the fixed leak-free validation masking "
@@ -294,7 +317,7 @@ def render_markdown(tb: dict[str, Any]) -> str:
         "",
     ]
     if tb["skipped"]:
-        lines += ["Skipped (invalid) pairs:", ""]
+        lines += ["Skipped pairs (invalid, or not planned by the recipe):", ""]
         lines += [f"- {s['vocab']} × {s['masking']}: {s['reason']}" for s in tb["skipped"]]
         lines.append("")
     failed = [x for x in tb["runs"] if x["status"] != "ok"]
@@ -302,6 +325,7 @@ def render_markdown(tb: dict[str, Any]) -> str:
         lines += ["Failed runs:", ""]
         lines += [f"- `{x['id']}`: {x['status']} (log: `{x['log']}`)" for x in failed]
         lines.append("")
+    lines += findings_markdown(tb)
     lines += _task_section(tb)
     lines += [
         "## Plots",
@@ -313,6 +337,32 @@ def render_markdown(tb: dict[str, Any]) -> str:
     ]
     lines += _repro_section(tb)
     return "\n".join(lines) + "\n"
+
+
+def findings_markdown(tb: dict[str, Any]) -> list[str]:
+    """The Findings section: each claim, its measured figures and the computed verdict."""
+    f = tb.get("findings")
+    if not f:
+        return []
+    out = ["## Findings", ""]
+    if f["vocab"]:
+        out += [f"Measured on `{f['vocab']}`; seeds paired by training seed (mean ± sd).", ""]
+    for c in f["claims"]:
+        out.append(f"- **({c['id']}) {c['verdict']}.** {c['claim']}")
+        out.append(f"  Basis: {c['why']}.")
+        for name, fig in c["figures"].items():
+            seeds = ", ".join(f"s{k} {v:.4g}" for k, v in fig["per_seed"].items())
+            out.append(f"  - {name}: {_pm(fig['mean'], fig['sd'], 4)} ({seeds})")
+    learned = f.get("context_learned_by") or []
+    out += [
+        "",
+        "Context beyond base composition (val BPHB below the composition reference by more "
+        f"than {f['rules']['noise_sd']:g} seed sds): "
+        + (", ".join(learned) if learned else "no cell at this budget")
+        + ".",
+        "",
+    ]
+    return out
 
 
 def _task_section(tb: dict[str, Any]) -> list[str]:
@@ -487,6 +537,9 @@ def print_table(tb: dict[str, Any], console: Any) -> None:
     console.print(table)
     for s in tb["skipped"]:
         console.print(f"skipped {s['vocab']} × {s['masking']}: {s['reason']}", highlight=False)
+    findings = findings_markdown(tb)
+    if findings:
+        console.print("\n".join(findings), highlight=False, markup=False, soft_wrap=True)
 
 
 def write_outputs(tb: dict[str, Any], out: Path) -> list[Path]:

@@ -29,6 +29,7 @@ class TrainConfig:
     out: Path
     model: str = "bert-tiny"
     masking: MaskingConfig = field(default_factory=MaskingConfig)
+    objective: str = "tokens"
     max_steps: int = 1000
     max_len: int | None = None
     seed: int = 0
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="bert-tiny",
-        help="preset (bert-tiny, bert-small, bert-base, modernbert-tiny, modernbert-small, "
+        help="preset (bert-tiny, bert-2x128, bert-small, bert-base, modernbert-tiny, modernbert-small, "
         "modernbert-base) or a Hugging Face config JSON with model_type; vocabulary size and "
         "max length always come from --data (default: %(default)s)",
     )
@@ -112,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-samples",
         type=int,
         default=512,
-        help="size of the fixed validation subset: the first N windows of the val split",
+        help="size of the fixed validation subset: N windows spread across the val split's "
+        "records in proportion to their size",
     )
     p.add_argument("--log-every", type=int, default=10, help="metrics every N steps")
     p.add_argument("--num-workers", type=int, default=2, help="data-loader workers per rank")
@@ -136,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a collective may wait for a dead or stuck rank before this rank fails",
     )
     add_masking_args(p)
+    p.add_argument(
+        "--objective",
+        choices=("tokens", "hidden-bases"),
+        default="tokens",
+        help="training loss: cross-entropy of the labelled tokens, or -ln P(true base) of each "
+        "hidden base from the labelled tokens' distributions marginalised per base as BPHB "
+        "does (nothing copyable is scored; see docs/training.md) (default: %(default)s)",
+    )
     # Passed by the deepspeed launcher; the trainer reads LOCAL_RANK from the environment instead.
     p.add_argument("--local_rank", type=int, default=-1, help=argparse.SUPPRESS)
     return p
@@ -170,6 +180,7 @@ def config_from_namespace(ns: argparse.Namespace) -> TrainConfig:
         out=ns.out,
         model=ns.model,
         masking=masking,
+        objective=ns.objective,
         max_steps=ns.max_steps,
         max_len=ns.max_len,
         seed=ns.seed,

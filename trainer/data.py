@@ -128,6 +128,9 @@ class MlmCollator:
             "input_ids": out.input_ids,
             "labels": out.labels,
             "attention_mask": w.attention_mask,
+            # For the hidden-bases objective: which bases each token covers and which are hidden.
+            "spans": w.spans,
+            "hidden": out.hidden,
             "stats": out.stats,
         }
 
@@ -224,6 +227,55 @@ def mask_one_by_one(
     return torch.cat(ids), torch.cat(labels), torch.cat(hidden)
 
 
+def spread_indices(records: list[str], n: int) -> list[int]:
+    """``n`` indices drawn deterministically across records, in proportion to their windows.
+
+    Each record gets its largest-remainder share of ``n`` (ties to the earlier record), taken at
+    evenly spaced positions through its windows; so a subset of a two-genome val split holds both
+    genomes in their corpus proportions, and every region of each record, whatever order the
+    shard writer stored them in. Returned sorted.
+    """
+    by_record: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_record.setdefault(r, []).append(i)
+    total = len(records)
+    n = min(n, total)
+    names = sorted(by_record)
+    quotas = [n * len(by_record[r]) / total for r in names]
+    counts = [math.floor(q) for q in quotas]
+    order = sorted(range(len(names)), key=lambda j: (-(quotas[j] - counts[j]), j))
+    for j in order[: n - sum(counts)]:
+        counts[j] += 1
+    out: list[int] = []
+    for name, c in zip(names, counts, strict=True):
+        members = by_record[name]
+        if c:
+            picks = np.floor((np.arange(c) + 0.5) * len(members) / c).astype(int)
+            out += [members[p] for p in picks]
+    return sorted(out)
+
+
+def train_composition(shards: Shards, n_windows: int = 4096) -> np.ndarray:
+    """Base frequencies (A C G T N) of the train split, from ``n_windows`` evenly spread windows.
+
+    The reference a context-free model reaches: scoring hidden bases with it gives the
+    "composition" bits that val BPHB must go below to show the model learned context. Add-one
+    smoothed so no base has probability 0.
+    """
+    from streaming import StreamingDataset
+
+    from data_prep.vocab import base_codes
+
+    remote, local = shards.split_paths("train")
+    dataset = StreamingDataset(remote=remote, local=local, shuffle=False)
+    idx = np.unique(np.linspace(0, len(dataset) - 1, min(n_windows, len(dataset))).astype(int))
+    counts = np.ones(5, dtype=np.float64)
+    for i in idx:
+        codes = base_codes(shards.vocab.decode_bases(np.asarray(dataset[int(i)]["input_ids"])))
+        counts += np.bincount(codes, minlength=5)[:5]
+    return counts / counts.sum()
+
+
 def build_eval_batches(
     shards: Shards,
     masker: Masker,
@@ -234,18 +286,21 @@ def build_eval_batches(
     rank: int,
     world: int,
 ) -> list[EvalBatch]:
-    """This rank's share of the first ``n_samples`` val windows, masked once with fixed seeds.
+    """This rank's share of ``n_samples`` val windows spread across records, masked once.
 
-    Sample ``i`` is masked with seed ``seed + i`` whatever the world size or batch size, so every
-    evaluation (and every run using the same validation masking) scores the same positions. Every
-    rank gets the same number of batches (ZeRO-3 forwards are collective); filler rows repeat a
-    real window with no labels, so they change no metric.
+    The subset is ``spread_indices`` of the val split (not its first windows, which may all come
+    from one genome). Sample ``i`` of the subset is masked with seed ``seed + i`` whatever the
+    world size or batch size, so every evaluation (and every run using the same validation
+    masking) scores the same positions. Every rank gets the same number of batches (ZeRO-3
+    forwards are collective); filler rows repeat a real window with no labels, so they change no
+    metric.
     """
     from streaming import StreamingDataset
 
     remote, local = shards.split_paths("val")
     dataset = StreamingDataset(remote=remote, local=local, shuffle=False)
-    n = min(n_samples, len(dataset))
+    chosen = spread_indices([dataset[i]["record"] for i in range(len(dataset))], n_samples)
+    n = len(chosen)
     if n < world:
         raise RuntimeError(
             f"{local}: {n} val windows for {world} ranks: raise --eval-samples or shard more "
@@ -253,7 +308,7 @@ def build_eval_batches(
         )
     mine = list(range(rank, n, world))
     n_batches = math.ceil(math.ceil(n / world) / batch_size)
-    rows = [np.asarray(dataset[i]["input_ids"]) for i in mine]
+    rows = [np.asarray(dataset[chosen[i]]["input_ids"]) for i in mine]
     w = encode_windows(rows, shards.vocab, max_len)
     ids, labels, hidden = mask_one_by_one(w, masker, [seed + i for i in mine])
     attention, spans = w.attention_mask, w.spans

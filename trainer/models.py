@@ -26,6 +26,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "num_attention_heads": 2,
         "intermediate_size": 256,
     },
+    # The findings recipe's model: learns the copy shortcut within 2,000 CPU steps.
+    "bert-2x128": {
+        "model_type": "bert",
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 512,
+    },
     "bert-small": {
         "model_type": "bert",
         "hidden_size": 512,

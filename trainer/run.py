@@ -37,6 +37,7 @@ from trainer.data import (  # noqa: E402
     build_eval_batches,
     build_train_loader,
     set_streaming_local_world_size,
+    train_composition,
 )
 from trainer.dist import DistInfo, abort, finish, init_distributed  # noqa: E402
 from trainer.evaluation import base_scorer, evaluate  # noqa: E402
@@ -147,7 +148,8 @@ def train(plan: Plan, dist: DistInfo) -> None:
         dist.rank,
         dist.world_size,
     )
-    scorer = base_scorer(plan.shards.vocab)
+    scorer = base_scorer(plan.shards.vocab, train_composition(plan.shards))
+    base_loss = scorer if cfg.objective == "hidden-bases" else None
 
     step = 0
     if plan.resume_tag is not None:
@@ -170,7 +172,7 @@ def train(plan: Plan, dist: DistInfo) -> None:
         for _ in range(plan.grad_accum):
             batch = stream.next(micro_index)
             micro_index += 1
-            out, norm = train_micro_step(engine, batch)
+            out, norm = train_micro_step(engine, batch, base_loss)
             interval.add(out, batch)
         step += 1
         last = step == cfg.max_steps

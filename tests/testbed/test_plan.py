@@ -151,10 +151,40 @@ def test_shard_command_gives_exactly_the_planned_manifest_params(tmp_path: Path)
         assert params == json.loads(json.dumps(shard_params(r)))
 
 
+def test_findings_matrix_objectives_and_restricted_maskings() -> None:
+    r = recipe("findings")
+    budget, cells, skipped = plan(r)
+    rows = sorted({(c.vocab, c.masking.label) for c in cells})
+    assert rows == [
+        ("char", "leakfree"),
+        ("char", "random"),
+        ("kmer6-overlap", "leakfree"),
+        ("kmer6-overlap", "leakfree-hb"),
+        ("kmer6-overlap", "neighbor"),
+        ("kmer6-overlap", "random"),
+    ]
+    assert len(cells) == 12 and {c.seed for c in cells} == {0, 1}
+    assert {(s.vocab, s.masking) for s in skipped} == {
+        ("char", "neighbor"),
+        ("char", "leakfree-hb"),
+    }
+    assert budget.bases_seen == 2_048_000 and budget.steps == 2000
+    hb = [c for c in cells if c.masking.label == "leakfree-hb"]
+    lf = [c for c in cells if c.vocab == "kmer6-overlap" and c.masking.label == "leakfree"]
+    # the objective is part of the key only where it is not the default
+    assert all(c.config["objective"] == "hidden-bases" for c in hb)
+    assert all("objective" not in c.config for c in lf)
+    assert {c.key for c in hb}.isdisjoint({c.key for c in lf})
+
+
 def test_trainer_accepts_every_cell_command(tmp_path: Path) -> None:
+    for name in ("demo", "findings"):
+        check_cell_commands(recipe(name), tmp_path)
+
+
+def check_cell_commands(r: Recipe, tmp_path: Path) -> None:
     from trainer.config import parse_args
 
-    r = recipe("demo")
     budget, cells, _ = plan(r)
     for cell in cells:
         args = trainer_args(r, cell, budget, tmp_path / "shards", tmp_path / "ds.json", tmp_path)
@@ -162,6 +192,7 @@ def test_trainer_accepts_every_cell_command(tmp_path: Path) -> None:
         assert cfg.masking == masking_config(cell.masking)
         assert cfg.max_steps == budget.steps and cfg.resume == "auto"
         assert cfg.data == str(tmp_path / "shards" / cell.vocab)
+        assert cfg.objective == cell.masking.objective
 
 
 @pytest.mark.parametrize(

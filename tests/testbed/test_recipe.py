@@ -39,7 +39,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["smoke", "demo", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "demo", "paper", "findings", "findings-gpu"])
 def test_shipped_recipes_load(name: str) -> None:
     recipe = load_recipe(ROOT / "recipes" / f"{name}.toml")
     assert recipe.name == name
@@ -85,6 +85,16 @@ CASES = [
         'strategy = "random"',
         'strategy = "random"\n[[masking]]\nstrategy = "random"',
         "[masking.1] label: 'random' used twice",
+    ),
+    (
+        'strategy = "random"',
+        'strategy = "random"\nobjective = "bases"',
+        "[masking.0] objective: 'bases': use one of tokens, hidden-bases",
+    ),
+    (
+        'strategy = "random"',
+        'strategy = "random"\nvocabs = ["bpe-256"]',
+        "[masking.0] vocabs: bpe-256 not in [vocab] names",
     ),
     ('preset = "bert-tiny"', 'preset = "bert-huge"', "[model] preset: 'bert-huge' is neither"),
     ('config = "ds_configs/zero0.json"', 'config = "nope.json"', "[deepspeed] config:"),

@@ -209,7 +209,10 @@ def test_seed_mccs_averages_tasks_per_seed() -> None:
 def test_markdown_has_table_skips_failures_and_task_marks() -> None:
     md = render_markdown(make_testbed())
     assert "| " + " | ".join(TABLE_HEADER) + " |" in md
-    assert "| char | random | 1.450 | 1.800 | 0.000 | 0.100 | 0.400 ± 0.115 | 0.200 ± 0.115 |" in md
+    assert (
+        "| char | random | 1.45 ± 0.07 | - | 1.800 ± 0.141 | - | 0.000 | 0.100 | 0.400 ± 0.115 |"
+        in md
+    )
     assert "char × neighbor: neighbor needs overlapping k-mers" in md
     assert "`kmer6-overlap.leakfree.s0.d`: failed (log: `/x/d.log`)" in md
     assert "GUE/prom_core_tata†" in md  # trained on dev

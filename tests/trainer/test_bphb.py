@@ -150,3 +150,20 @@ def test_uniform_kmer_model_scores_two_bits_and_oracle_zero() -> None:
     assert r.bases == int(out.hidden.sum()) > 100
     assert r.bphb == pytest.approx(0.0, abs=1e-6)
     assert r.accuracy == 1.0
+
+
+def test_composition_reference_scores_the_same_hidden_bases() -> None:
+    # tokens: 5 = "AC", 6 = "G"; window "ACG", all 3 bases hidden
+    tb, logits, spans, hidden = two_token_case(
+        [[0, 1], [2, -1]], [[0, 2], [2, 3]], [[0.75, 0.25], [0.4, 0.6]]
+    )
+    comp = np.array([0.3, 0.2, 0.2, 0.3, 0.0])
+    r = BaseScorer(tb, comp).score(logits, torch.tensor([[5, 6]]), spans, hidden)
+    assert r.composition_bphb == pytest.approx(-(math.log2(0.3) + math.log2(0.2) * 2) / 3)
+    hidden[0, 0] = False  # only bases C and G scored
+    r = BaseScorer(tb, comp).score(logits, torch.tensor([[5, 6]]), spans, hidden)
+    assert (r.bases, r.composition_bphb) == (2, pytest.approx(-math.log2(0.2)))
+    # masked-only logits ([N, V] at the labelled positions) score the same
+    picked = logits[0]
+    r2 = BaseScorer(tb, comp).score(picked, torch.tensor([[5, 6]]), spans, hidden)
+    assert (r2.bits, r2.bases) == (pytest.approx(r.bits), r.bases)

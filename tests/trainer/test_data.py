@@ -18,6 +18,8 @@ from trainer.data import (
     build_train_loader,
     encode_windows,
     set_streaming_local_world_size,
+    spread_indices,
+    train_composition,
 )
 from trainer.masking import IGNORE_INDEX, MaskingConfig, build_masker
 from trainer.shards import open_shards
@@ -138,3 +140,49 @@ def test_validation_masks_do_not_depend_on_world_size(char) -> None:
         assert (labels[n:] == IGNORE_INDEX).all()  # filler rows score nothing
     again = build_eval_batches(*args, rank=0, world=1)
     assert all(torch.equal(a.input_ids, b.input_ids) for a, b in zip(single, again, strict=True))
+
+
+def test_spread_indices_cover_records_in_proportion() -> None:
+    # val stored genome by genome: 100 E. coli windows, then 300 yeast windows over 3 records
+    records = ["ecoli"] * 100 + ["chrI"] * 50 + ["chrII"] * 150 + ["chrIII"] * 100
+    picked = spread_indices(records, 40)
+    assert picked == sorted(set(picked)) and len(picked) == 40
+    got = {r: sum(records[i] == r for i in picked) for r in set(records)}
+    assert got == {"ecoli": 10, "chrI": 5, "chrII": 15, "chrIII": 10}
+    # evenly through each record, not its first windows
+    ecoli = [i for i in picked if records[i] == "ecoli"]
+    assert ecoli[0] < 10 and ecoli[-1] > 90
+    assert spread_indices(records, 40) == picked  # deterministic
+    assert spread_indices(records, 10_000) == list(range(len(records)))
+    # largest remainders: 3 picks over sizes 100/50/150/100 go to the biggest shares
+    assert sorted({records[i] for i in spread_indices(records, 3)}) == ["chrII", "chrIII", "ecoli"]
+
+
+def test_eval_subset_is_spread_over_the_val_split(char) -> None:
+    from streaming import StreamingDataset
+
+    masker = build_masker(VAL_MASKING, char.vocab)
+    batches = build_eval_batches(char, masker, VAL_SEED, 8, char.max_tokens + 2, 8, 0, 1)
+    remote, local = char.split_paths("val")
+    ds = StreamingDataset(remote=remote, local=local, shuffle=False)
+    want = spread_indices([ds[i]["record"] for i in range(len(ds))], 8)
+    assert want != list(range(8))  # not the first windows
+    first_rows = torch.stack(
+        [torch.tensor(np.array(ds[i]["input_ids"]), dtype=torch.long) for i in want]
+    )
+    assert torch.equal(
+        batches[0].input_ids[:, 1:-1][batches[0].labels[:, 1:-1] == IGNORE_INDEX],
+        first_rows[batches[0].labels[:, 1:-1] == IGNORE_INDEX],
+    )
+
+
+def test_train_composition_is_the_train_split_base_frequencies(char) -> None:
+    comp = train_composition(char, n_windows=10_000)  # more than there are: every window
+    from streaming import StreamingDataset
+
+    remote, local = char.split_paths("train")
+    ds = StreamingDataset(remote=remote, local=local, shuffle=False)
+    ids = np.concatenate([np.asarray(ds[i]["input_ids"]) for i in range(len(ds))])
+    counts = np.bincount(ids - 5, minlength=5)[:5] + 1.0  # char ids 5..9 = A C G T N
+    np.testing.assert_allclose(comp, counts / counts.sum(), rtol=1e-12)
+    assert comp.sum() == pytest.approx(1.0)
