@@ -21,6 +21,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from data_prep.fasta import FastaError
 from eval.tasks.annotation import AnnotationError
 from eval.tasks.build import BuildError, build_task
 from eval.tasks.spec import SpecError, load_spec
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 records.append(build_task(spec, out, args.overwrite, args.allow_gc_shortcut, step))
                 progress.advance(bar)
-    except (SpecError, AnnotationError, BuildError) as e:
+    except (SpecError, AnnotationError, FastaError, BuildError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for r in records:
