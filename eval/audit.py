@@ -6,7 +6,8 @@ Per task: exact and reverse-complement duplicates within and across splits, labe
 MinHash near-duplicates between train and test, class balance, test size and the 95% CI width of
 MCC, and the shortcut baselines on test. Each task gets keep / flag / drop with reasons from
 configurable thresholds (docs/evaluation.md). Writes AUDIT_DIR/audit.json, audit.md and curated.json
-(the keep + flag tasks, the thresholds and the sha256 of every file the verdicts were made from).
+(the default list: keep tasks and tasks flagged only for precision; the other flagged tasks under
+"flagged", scored only when named; the thresholds and the sha256 of every file judged).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from eval.dedup import (
 )
 from eval.metrics import bootstrap_indices, bootstrap_mcc, percentile_ci
 from eval.report import wide_console
-from eval.verdict import AuditThresholds, judge
+from eval.verdict import AuditThresholds, in_default_list, judge
 
 SCHEMA_VERSION = 1
 
@@ -206,9 +207,25 @@ def print_table(records: list[dict], console: Console) -> None:
 
 
 def write_outputs(
-    out: Path, records: list[dict], removed: dict, cfg: AuditConfig, root: Path
+    out: Path,
+    records: list[dict],
+    removed: dict,
+    cfg: AuditConfig,
+    root: Path,
+    named: bool = False,
 ) -> None:
-    """audit.json (everything measured), audit.md (for people), curated.json (for eval/run.py)."""
+    """audit.json (everything measured), audit.md (for people), curated.json (for eval/run.py).
+
+    curated.json's ``tasks``: by default the keep tasks and those flagged only for precision
+    (verdict.in_default_list); when the tasks were ``named`` (``--tasks t1,t2``) they were asked
+    for explicitly, so every task but the dropped ones. Verdicts travel with the list either way.
+    """
+
+    def chosen(r: dict) -> bool:
+        if named:
+            return r["verdict"] != "drop"
+        return in_default_list(r["verdict"], r["reasons"])
+
     out.mkdir(parents=True, exist_ok=True)
     config = asdict(cfg)
     audit = {
@@ -222,7 +239,8 @@ def write_outputs(
     curated = {
         "schema_version": SCHEMA_VERSION,
         "benchmark": str(root),
-        "tasks": [r["task"] for r in records if r["verdict"] != "drop"],
+        "tasks": [r["task"] for r in records if chosen(r)],
+        "flagged": [r["task"] for r in records if r["verdict"] == "flag" and not chosen(r)],
         "verdicts": {r["task"]: r["verdict"] for r in records},
         "reasons": {r["task"]: [x["message"] for x in r["reasons"]] for r in records},
         "config": config,
@@ -327,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     records = [r for r, _ in results]
     removed = {r["task"]: rows for r, rows in results}
-    write_outputs(Path(args.out), records, removed, cfg, root)
+    write_outputs(Path(args.out), records, removed, cfg, root, named=args.tasks != "all")
     print_table(records, wide_console())
     counts = {v: sum(r["verdict"] == v for r in records) for v in ("keep", "flag", "drop")}
     console.print(

@@ -4,7 +4,9 @@ If GC content and length, or a bag of k-mers, already score well on a task, a mo
 mostly measures those shortcuts. Every score dnapt reports is shown beside these baselines:
 - ``majority``: the most frequent training class (MCC 0 by construction, AUROC 0.5);
 - ``gc_length_lr``: logistic regression on GC fraction (over ACGT) and length;
-- ``kmer_lr``: logistic regression on k-mer frequencies, k chosen on dev among 1..6.
+- ``kmer_lr``: logistic regression on k-mer frequencies, k chosen on dev among 1..6;
+- ``cnn`` (when ``BaselineConfig.cnn``; eval/run.py turns it on): the fixed one-hot CNN trained
+  from scratch (eval/cnn.py), the supervised model a pretrained encoder must beat.
 
 All fits are deterministic (lbfgs, fixed iteration cap) on standardized features: k-mer features
 are sparse counts divided by each sequence's number of k-mers and scaled per column without
@@ -23,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import matthews_corrcoef
 
 from eval.benchmark import Task
+from eval.cnn import CNNConfig, train_cnn
 from eval.metrics import align_proba, classification_metrics
 
 _CODE = np.full(256, 4, dtype=np.int64)
@@ -42,6 +45,7 @@ class BaselineConfig:
     default_k: int = 4
     C: float = 1.0
     max_iter: int = 500
+    cnn: bool = False
 
 
 @dataclass
@@ -173,4 +177,18 @@ def run_baselines(task: Task, cfg: BaselineConfig) -> dict[str, BaselineResult]:
         "by_k": {str(k): v for k, v in by_k.items()},
     }
     results["kmer_lr"] = _result("kmer_lr", params, test_proba[best], test.labels, classes)
+    if cfg.cnn:
+        pos = {c: i for i, c in enumerate(classes)}
+        ytr = np.array([pos[int(v)] for v in train.labels])
+        ydev = np.array([pos[int(v)] for v in dev.labels]) if dev is not None else None
+        proba, cnn_params = train_cnn(
+            encode(train.sequences)[0],
+            ytr,
+            encode(dev.sequences)[0] if dev is not None else None,
+            ydev,
+            encode(test.sequences)[0],
+            len(classes),
+            CNNConfig(),
+        )
+        results["cnn"] = _result("cnn", cnn_params, proba, test.labels, classes)
     return results

@@ -11,6 +11,19 @@ from dataclasses import dataclass, field, fields
 
 SEVERITY = {"info": 0, "flag": 1, "drop": 2}
 VERDICT = {0: "keep", 1: "flag", 2: "drop"}
+# Flags that only say a score is imprecise (wide CI, rare class); a task flagged for nothing else
+# stays in the default curated list. Any other flag (GC shortcut, leak, near-duplicates, label
+# conflicts, repeated training rows, protocol) means the score may not measure what it claims:
+# such tasks are scored only when named explicitly.
+PRECISION_CHECKS = frozenset({"ci_width", "class_balance"})
+
+
+def in_default_list(verdict: str, reasons: list[dict[str, str]]) -> bool:
+    """Whether a task is scored by default (``curated.json["tasks"]``)."""
+    if verdict == "keep":
+        return True
+    flags = {r["check"] for r in reasons if r["severity"] == "flag"}
+    return verdict == "flag" and flags <= PRECISION_CHECKS
 
 
 @dataclass(frozen=True)

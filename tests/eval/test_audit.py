@@ -11,7 +11,7 @@ import pytest
 
 from eval.audit import main as audit_main
 from eval.dedup import reverse_complement
-from eval.verdict import AuditThresholds, judge
+from eval.verdict import AuditThresholds, judge, in_default_list
 from tests.eval.evalkit import random_seqs, write_task
 
 CLEAN = {
@@ -117,7 +117,9 @@ def test_audit_cli_outputs_and_dedup_repair(constructed: Path, tmp_path: Path) -
     assert leaky["leak"]["test_rows"] == 12 and leaky["verdict"] == "flag"
     assert leaky["near_duplicates"]["test_rows"] >= 12
     curated = json.loads((plain / "curated.json").read_text())
-    assert curated["tasks"] == ["syn/leaky"] and curated["exclude_test_rows"] == {}
+    # flagged for a leak: out of the default list, scored only when named explicitly
+    assert curated["tasks"] == [] and curated["flagged"] == ["syn/leaky"]
+    assert curated["exclude_test_rows"] == {} and curated["verdicts"]["syn/leaky"] == "flag"
     assert set(curated["sha256"]["syn/gc"]) == {"train", "dev", "test"}
     assert curated["config"]["thresholds"]["saturation_mcc"] == 0.9
     assert "| syn/leaky |" in (plain / "audit.md").read_text()
@@ -180,3 +182,13 @@ def test_real_task_verdicts(benchmark_dir: Path, tmp_path: Path) -> None:
     curated = json.loads((out / "curated.json").read_text())
     assert "UCI/ecoli_promoters" not in curated["tasks"]
     assert len(curated["exclude_test_rows"]["GUE/prom_core_tata"]) == 16
+
+
+def test_default_list_keeps_precision_flags_only() -> None:
+    ci = {"check": "ci_width", "severity": "flag", "message": ""}
+    gc = {"check": "gc_shortcut", "severity": "flag", "message": ""}
+    info = {"check": "leak", "severity": "info", "message": ""}
+    assert in_default_list("keep", [info])
+    assert in_default_list("flag", [ci, info])
+    assert not in_default_list("flag", [ci, gc])
+    assert not in_default_list("drop", [ci])
