@@ -10,15 +10,35 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from testbed.estimate import counts_from_manifest
-from testbed.recipe import ROOT
+from testbed.layout import CELL_MARKER, TIMING_FILE, Layout
+from testbed.plan import Budget, Cell
+from testbed.recipe import ROOT, Recipe
 from testbed.report import RunResult, build_testbed, read_metrics
 from testbed.repro import data_record, git_state, hardware, package_versions
 
-if TYPE_CHECKING:
-    from testbed.cli import Testbed
+
+class Testbed(Protocol):
+    """What the report needs of a testbed run (``testbed.run.Testbed`` is one); a protocol, so
+    this module reads results without importing the orchestrator that writes them."""
+
+    recipe: Recipe
+    layout: Layout
+    budget: Budget
+    cells: list[Cell]
+    skipped: list[Any]
+    timing: dict[str, dict[str, Any]]
+    failures: list[str]
+    command: str
+    ds_config: dict[str, Any]
+
+    def run_dir(self, cell: Cell) -> Path: ...
+
+    def is_trained(self, cell: Cell) -> bool: ...
+
+    def scores_dir(self, curated: Path) -> Path: ...
 
 
 def _json(path: Path) -> Any:
@@ -27,8 +47,6 @@ def _json(path: Path) -> Any:
 
 def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
     """One ``RunResult`` per planned cell, from its run directory and its score file."""
-    from testbed.cli import CELL_MARKER
-
     out = []
     for cell in tb.cells:
         run = tb.run_dir(cell)
@@ -77,8 +95,6 @@ def eval_context(tb: Testbed, curated: Path, scores: Path | None) -> dict[str, A
 
 def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
     """The full testbed.json content of a finished (or partly failed) run."""
-    from testbed.cli import TIMING_FILE
-
     recipe, b = tb.recipe, tb.budget
     scores = tb.scores_dir(curated) if curated.is_file() else None
     tasks_file = _json(scores / "tasks.json") if scores else None

@@ -25,6 +25,8 @@ import math
 import statistics
 from typing import Any
 
+from testbed.fmt import pm
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported at this budget"
 NOT_TESTED = "not tested"
@@ -181,14 +183,38 @@ def build_findings(runs: list[dict[str, Any]], rows: list[dict[str, Any]]) -> di
     }
 
 
+def findings_markdown(tb: dict[str, Any]) -> list[str]:
+    """The Findings section: each claim, its measured figures and the computed verdict."""
+    f = tb.get("findings")
+    if not f:
+        return []
+    out = ["## Findings", ""]
+    if f["vocab"]:
+        out += [f"Measured on `{f['vocab']}`; seeds paired by training seed (mean ± sd).", ""]
+    for c in f["claims"]:
+        out.append(f"- **({c['id']}) {c['verdict']}.** {c['claim']}")
+        out.append(f"  Basis: {c['why']}.")
+        for name, fig in c["figures"].items():
+            seeds = ", ".join(f"s{k} {v:.4g}" for k, v in fig["per_seed"].items())
+            out.append(f"  - {name}: {pm(fig['mean'], fig['sd'], 4)} ({seeds})")
+    learned = f.get("context_learned_by") or []
+    out += [
+        "",
+        "Context beyond base composition (val BPHB below the composition reference by more "
+        f"than {f['rules']['noise_sd']:g} seed sds): "
+        + (", ".join(learned) if learned else "no cell at this budget")
+        + ".",
+        "",
+    ]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m testbed.findings RESULTS``: print a finished testbed run's Findings section."""
     import argparse
     import json
     import sys
     from pathlib import Path
-
-    from testbed.report import findings_markdown
 
     p = argparse.ArgumentParser(
         prog="python -m testbed.findings",

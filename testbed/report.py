@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testbed.findings import build_findings, findings_markdown
+from testbed.fmt import duration, md_table, num, pm
+
 SCHEMA_VERSION = 1
 TAIL = 3
 DAGGER = "†"
@@ -195,8 +198,6 @@ def build_testbed(
 ) -> dict[str, Any]:
     """testbed.json: ``context`` (recipe, budget, data, eval, reproducibility, timings) plus the
     rows, the runs with their curves, the skipped pairs and the per-task information."""
-    from testbed.findings import build_findings
-
     task_ids = list(tasks)
     rows = build_rows(runs, task_ids)
     records = [run_record(r, bases_per_step) for r in runs]
@@ -212,27 +213,13 @@ def build_testbed(
     }
 
 
-def _f(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
-
-
-def _pm(mean: float | None, sd: float | None, digits: int = 3) -> str:
-    return "-" if mean is None else f"{mean:.{digits}f} ± {_f(sd, digits)}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
 def _timing(tb: dict[str, Any]) -> str:
     """This invocation's time, and what each stage cost when it last executed."""
     t = tb["timing"]
     last = dict(t.get("last_executed_s", {}))
     last["training"] = sum(x.get("wall_s") or 0.0 for x in tb["runs"])
-    stages = ", ".join(f"{k} {_duration(v)}" for k, v in last.items() if k != "train")
-    return f"this invocation {_duration(t['total_s'])}; stages when last executed: {stages}"
+    stages = ", ".join(f"{k} {duration(v)}" for k, v in last.items() if k != "train")
+    return f"this invocation {duration(t['total_s'])}; stages when last executed: {stages}"
 
 
 TABLE_HEADER = (
@@ -256,22 +243,17 @@ def table_cells(row: dict[str, Any]) -> list[str]:
     return [
         row["vocab"],
         row["masking"] + ("" if row["status"] == "ok" else " (failed)"),
-        _pm(row["final_train_loss"], row.get("final_train_loss_sd"), 2),
-        _pm(row.get("val_loss"), row.get("val_loss_sd"), 2),
-        _pm(row["val_bphb"], row.get("val_bphb_sd"), 3),
-        _pm(row.get("val_bits_below_composition"), row.get("val_bits_below_composition_sd"), 3),
-        _f(row["leak_frac"]),
-        _f(row["hidden_base_frac"]),
-        _pm(row["mcc_mean"], row["mcc_sd"]),
-        _pm(row["scratch_mcc_mean"], row["scratch_mcc_sd"]),
+        pm(row["final_train_loss"], row.get("final_train_loss_sd"), 2),
+        pm(row.get("val_loss"), row.get("val_loss_sd"), 2),
+        pm(row["val_bphb"], row.get("val_bphb_sd"), 3),
+        pm(row.get("val_bits_below_composition"), row.get("val_bits_below_composition_sd"), 3),
+        num(row["leak_frac"]),
+        num(row["hidden_base_frac"]),
+        pm(row["mcc_mean"], row["mcc_sd"]),
+        pm(row["scratch_mcc_mean"], row["scratch_mcc_sd"]),
         "-" if row["tokens_per_s"] is None else f"{row['tokens_per_s']:,.0f}",
-        _duration(row["wall_s"]),
+        duration(row["wall_s"]),
     ]
-
-
-def _md_table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def _task_mark(info: dict[str, Any]) -> str:
@@ -301,7 +283,7 @@ def render_markdown(tb: dict[str, Any]) -> str:
         "## Results",
         "",
     ]
-    lines += _md_table(TABLE_HEADER, [table_cells(row) for row in tb["rows"]])
+    lines += md_table(TABLE_HEADER, [table_cells(row) for row in tb["rows"]])
     lines += [
         "",
         "Train loss, val loss, BPHB, below composition: mean ± sd over training seeds. Val loss "
@@ -339,61 +321,35 @@ def render_markdown(tb: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def findings_markdown(tb: dict[str, Any]) -> list[str]:
-    """The Findings section: each claim, its measured figures and the computed verdict."""
-    f = tb.get("findings")
-    if not f:
-        return []
-    out = ["## Findings", ""]
-    if f["vocab"]:
-        out += [f"Measured on `{f['vocab']}`; seeds paired by training seed (mean ± sd).", ""]
-    for c in f["claims"]:
-        out.append(f"- **({c['id']}) {c['verdict']}.** {c['claim']}")
-        out.append(f"  Basis: {c['why']}.")
-        for name, fig in c["figures"].items():
-            seeds = ", ".join(f"s{k} {v:.4g}" for k, v in fig["per_seed"].items())
-            out.append(f"  - {name}: {_pm(fig['mean'], fig['sd'], 4)} ({seeds})")
-    learned = f.get("context_learned_by") or []
-    out += [
-        "",
-        "Context beyond base composition (val BPHB below the composition reference by more "
-        f"than {f['rules']['noise_sd']:g} seed sds): "
-        + (", ".join(learned) if learned else "no cell at this budget")
-        + ".",
-        "",
-    ]
-    return out
-
-
 def _task_section(tb: dict[str, Any]) -> list[str]:
     tasks = tb["tasks"]
     if not tasks:
         return ["## Per-task detail", "", "No task was scored.", ""]
     header = ["cell", *[t + _task_mark(i) for t, i in tasks.items()]]
     rows = [
-        ["k-mer LR (baseline)"] + [_f(i["baselines"]["kmer_lr"]["mcc"]) for i in tasks.values()]
+        ["k-mer LR (baseline)"] + [num(i["baselines"]["kmer_lr"]["mcc"]) for i in tasks.values()]
     ]
     rows.append(
         ["GC+length LR (baseline)"]
-        + [_f(i["baselines"]["gc_length_lr"]["mcc"]) for i in tasks.values()]
+        + [num(i["baselines"]["gc_length_lr"]["mcc"]) for i in tasks.values()]
     )
     scratch_done = set()
     for row in tb["rows"]:
         rows.append(
             [f"{row['vocab']} × {row['masking']}"]
-            + [_pm(row["tasks"][t]["mcc_mean"], row["tasks"][t]["mcc_sd"]) for t in tasks]
+            + [pm(row["tasks"][t]["mcc_mean"], row["tasks"][t]["mcc_sd"]) for t in tasks]
         )
         if row["vocab"] not in scratch_done and row["scored"]:
             scratch_done.add(row["vocab"])
             rows.append(
                 [f"{row['vocab']} from scratch"]
                 + [
-                    _pm(row["tasks"][t]["scratch_mcc_mean"], row["tasks"][t]["scratch_mcc_sd"])
+                    pm(row["tasks"][t]["scratch_mcc_mean"], row["tasks"][t]["scratch_mcc_sd"])
                     for t in tasks
                 ]
             )
     out = ["## Per-task detail (test MCC, mean ± sd over seeds)", ""]
-    out += _md_table(header, rows)
+    out += md_table(header, rows)
     out += [
         "",
         f"{DAGGER} no train split: trained on dev, no model selection. Each cell's pretrained-vs-"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import testbed.cli as tbmod
-from testbed.cli import CELL_MARKER, KEY_MARKER, layout_for, split_report
+import testbed.run as tbmod
+from testbed.layout import CELL_MARKER, KEY_MARKER, layout_for
 from testbed.plan import analysis_key, audit_key, on_gpu, shard_params, source_digests
 from testbed.recipe import ROOT, load_recipe
+from testbed.run import split_report
 
 TASK = "UCI/splice_junction"
 
