@@ -294,34 +294,40 @@ def analysis_command(recipe: Recipe, shards: Path, out: Path) -> list[str]:
     return cmd + list(recipe.analysis_args)
 
 
-def masking_args(spec: MaskingSpec) -> list[str]:
-    """Trainer flags for a masking, every parameter written out (defaults resolved)."""
-    m = masking_config(spec)
-    args = ["--masking", m.strategy, "--mask-ratio", str(m.ratio)]
-    args += ["--mask-token-prob", str(m.mask_prob), "--random-token-prob", str(m.random_prob)]
-    args += ["--mean-span", str(m.mean_span)]
-    args += [
-        "--curriculum-start",
-        str(m.curriculum_start),
-        "--curriculum-end",
-        str(m.curriculum_end),
-    ]
-    args += ["--curriculum-steps", str(m.curriculum_steps)]
-    return args + ["--objective", spec.objective]
+def train_config(
+    recipe: Recipe, cell: Cell, budget: Budget, shards: Path, ds_path: Path, run: Path
+):
+    """The cell's ``trainer.config.TrainConfig``: the testbed hands the trainer this typed
+    config (as the argv ``dnapt.cli.to_argv`` derives from it), never flags built by hand."""
+    from trainer.config import TrainConfig
+
+    t = recipe.train
+    return TrainConfig(
+        ds_config=ds_path,
+        data=str(shards / cell.vocab),
+        out=run,
+        model=recipe.model,
+        masking=masking_config(cell.masking),
+        objective=cell.masking.objective,
+        max_steps=budget.steps,
+        seed=cell.seed,
+        resume="auto",
+        save_every=budget.every(t.checkpoints),
+        keep_last=t.keep_last,
+        eval_every=budget.every(t.evals),
+        eval_samples=t.eval_samples,
+        log_every=budget.every(t.logs),
+        num_workers=t.num_workers,
+        dist_timeout=t.dist_timeout,
+    )
 
 
 def trainer_args(
     recipe: Recipe, cell: Cell, budget: Budget, shards: Path, ds_path: Path, run: Path
 ) -> list[str]:
-    t = recipe.train
-    args = ["--ds_config", str(ds_path), "--data", str(shards / cell.vocab)]
-    args += ["--model", recipe.model, *masking_args(cell.masking)]
-    args += ["--max-steps", str(budget.steps), "--seed", str(cell.seed), "--out", str(run)]
-    args += ["--resume", "auto", "--save-every", str(budget.every(t.checkpoints))]
-    args += ["--keep-last", str(t.keep_last), "--eval-every", str(budget.every(t.evals))]
-    args += ["--eval-samples", str(t.eval_samples), "--log-every", str(budget.every(t.logs))]
-    args += ["--num-workers", str(t.num_workers), "--dist-timeout", str(t.dist_timeout)]
-    return args
+    from dnapt.cli import to_argv
+
+    return to_argv(train_config(recipe, cell, budget, shards, ds_path, run))
 
 
 def train_command(

@@ -1,7 +1,8 @@
 """The shape of the code base: stage layering and no import cycles.
 
-dnapt is three independent stages (``data_prep`` the leaf, ``trainer`` and ``eval`` above it) and
-one orchestrator above all of them (``testbed``). Every import counts here, function-local and
+dnapt is three independent stages (``data_prep`` the leaf, ``trainer`` and ``eval`` above it),
+one orchestrator above all of them (``testbed``), and one stdlib-only layer of shared helpers
+below them all (``dnapt``). Every import counts here, function-local and
 ``TYPE_CHECKING`` ones included: a cycle hidden inside a function is still a cycle to a reader.
 """
 
@@ -13,13 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("data_prep", "trainer", "eval", "testbed")
+PACKAGES = ("dnapt", "data_prep", "trainer", "eval", "testbed")
 # Which first-party packages each package may import (besides itself).
 ALLOWED = {
-    "data_prep": set(),
-    "trainer": {"data_prep"},
-    "eval": {"data_prep"},
-    "testbed": {"data_prep", "trainer", "eval"},
+    "dnapt": set(),
+    "data_prep": {"dnapt"},
+    "trainer": {"dnapt", "data_prep"},
+    "eval": {"dnapt", "data_prep"},
+    "testbed": {"dnapt", "data_prep", "trainer", "eval"},
 }
 
 

@@ -18,11 +18,12 @@ CPU inside data-loader workers.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 import torch
+
+from dnapt.cli import option
 
 MASK_ID = 4
 FIRST_CONTENT_ID = 5
@@ -57,14 +58,25 @@ class MaskingConfig:
     ``steps`` optimizer steps.
     """
 
-    strategy: str = "random"
-    ratio: float = 0.15
-    mask_prob: float | None = None
-    random_prob: float | None = None
-    mean_span: float = 3.0
-    curriculum_start: int = 6
-    curriculum_end: int = 12
-    curriculum_steps: int = 10_000
+    strategy: str = option(
+        "random",
+        flags=("--masking",),
+        choices=STRATEGIES,
+        help="masking strategy for training; validation always uses trainer.bphb.VAL_MASKING",
+    )
+    ratio: float = option(
+        0.15, flags=("--mask-ratio",), help="share of tokens labelled (leakfree: of bases hidden)"
+    )
+    mask_prob: float | None = option(
+        None, flags=("--mask-token-prob",), help="[MASK] share of labels (default: strategy's)"
+    )
+    random_prob: float | None = option(
+        None, flags=("--random-token-prob",), help="random-token share (default: strategy's)"
+    )
+    mean_span: float = option(3.0, help="mean geometric span (span: tokens, leakfree: bases)")
+    curriculum_start: int = option(6, help="curriculum: narrowest masked window in tokens")
+    curriculum_end: int = option(12, help="curriculum: widest masked window in tokens")
+    curriculum_steps: int = option(10_000, help="curriculum: steps to widen from start to end")
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -107,65 +119,6 @@ class MaskingConfig:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self.resolved())
-
-
-def add_masking_args(parser: argparse.ArgumentParser) -> None:
-    """Register ``--masking`` and its parameters on a CLI parser."""
-    d = MaskingConfig()
-    g = parser.add_argument_group("masking")
-    g.add_argument(
-        "--masking",
-        choices=STRATEGIES,
-        default=d.strategy,
-        help="masking strategy for training (default: %(default)s); validation always uses "
-        "trainer.bphb.VAL_MASKING",
-    )
-    g.add_argument(
-        "--mask-ratio",
-        type=float,
-        default=d.ratio,
-        help="share of tokens labelled (leakfree: share of bases hidden)",
-    )
-    g.add_argument("--mask-token-prob", type=float, default=None, help="[MASK] share of labels")
-    g.add_argument("--random-token-prob", type=float, default=None, help="random-token share")
-    g.add_argument(
-        "--mean-span",
-        type=float,
-        default=d.mean_span,
-        help="mean geometric span (span: tokens, leakfree: bases)",
-    )
-    g.add_argument(
-        "--curriculum-start",
-        type=int,
-        default=d.curriculum_start,
-        help="curriculum: narrowest masked window in tokens (default: %(default)s)",
-    )
-    g.add_argument(
-        "--curriculum-end",
-        type=int,
-        default=d.curriculum_end,
-        help="curriculum: widest masked window in tokens (default: %(default)s)",
-    )
-    g.add_argument(
-        "--curriculum-steps",
-        type=int,
-        default=d.curriculum_steps,
-        help="curriculum: steps to widen from start to end (default: %(default)s)",
-    )
-
-
-def masking_config_from_args(ns: argparse.Namespace) -> MaskingConfig:
-    """The resolved ``MaskingConfig`` from arguments registered by ``add_masking_args``."""
-    return MaskingConfig(
-        strategy=ns.masking,
-        ratio=ns.mask_ratio,
-        mask_prob=ns.mask_token_prob,
-        random_prob=ns.random_token_prob,
-        mean_span=ns.mean_span,
-        curriculum_start=ns.curriculum_start,
-        curriculum_end=ns.curriculum_end,
-        curriculum_steps=ns.curriculum_steps,
-    ).resolved()
 
 
 @dataclass

@@ -14,17 +14,16 @@ from hypothesis import strategies as st
 from data_prep.fasta import read_fasta
 from data_prep.sources import resolve
 from data_prep.vocab import Vocab, build_vocab
+from dnapt.cli import add_options, from_namespace, to_argv
 from trainer.masking import (
     IGNORE_INDEX,
     MASK_ID,
     STRATEGIES,
     Masker,
     MaskingConfig,
-    add_masking_args,
     alternating_runs,
     audit,
     build_masker,
-    masking_config_from_args,
     token_windows,
 )
 
@@ -282,10 +281,12 @@ def test_config_validation_and_defaults() -> None:
     with pytest.raises(ValueError, match="too high for mean_span"):
         MaskingConfig("span", ratio=0.6, mean_span=1.0)
     parser = argparse.ArgumentParser()
-    add_masking_args(parser)
+    add_options(parser, MaskingConfig)
     ns = parser.parse_args(["--masking", "leakfree", "--mask-ratio", "0.2", "--mean-span", "8"])
-    cfg = masking_config_from_args(ns)
+    cfg = from_namespace(MaskingConfig, ns).resolved()
     assert cfg == MaskingConfig("leakfree", 0.2, 1.0, 0.0, 8.0)
+    assert to_argv(cfg)[:2] == ["--masking", "leakfree"]
+    assert from_namespace(MaskingConfig, parser.parse_args(to_argv(cfg))) == cfg
     assert cfg.to_dict()["mask_prob"] == 1.0
 
 

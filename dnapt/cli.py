@@ -1,0 +1,228 @@
+"""One source per config: a frozen dataclass whose fields carry their CLI help and range checks.
+
+Each stage writes its configuration once, as a dataclass whose fields are declared with
+``option(...)``. From that single definition this module derives
+
+* the argparse parser (``add_options``): flag names, types, defaults, choices, help;
+* the typed config from parsed arguments (``from_namespace``), range-checked, with a one-line
+  error naming the flag;
+* the typed config from a mapping such as a recipe table (``from_mapping``): unknown keys and
+  wrong types are errors naming the key;
+* the command line that reproduces a config (``to_argv``), so an orchestrator hands a stage a
+  typed config instead of building argv by hand.
+
+It is stdlib-only (argparse, dataclasses) so that ``--help`` stays instant; transformers'
+``HfArgumentParser`` does the same job but costs seconds of import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+MISSING = dataclasses.MISSING
+_META = "dnapt"
+
+
+class ConfigError(ValueError):
+    """A bad value; the message names the flag or key and what is allowed, on one line."""
+
+
+def option(
+    default: Any = MISSING,
+    *,
+    help: str,
+    flags: tuple[str, ...] = (),
+    gt: float | None = None,
+    ge: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    cli: bool = True,
+) -> Any:
+    """A config field: its default, its help, and its checks (``gt``: > value, ``ge``: >= value).
+
+    ``flags``: the CLI spellings (default ``--field-name``). ``cli=False``: set in code or by
+    a recipe only. A field whose type is a dataclass is flattened into the parent's flags.
+    """
+    meta = {"help": help, "flags": flags, "gt": gt, "ge": ge, "choices": choices, "cli": cli}
+    return dataclasses.field(default=default, metadata={_META: meta})
+
+
+def _meta(f: dataclasses.Field) -> dict[str, Any]:
+    return f.metadata.get(_META) or {
+        "help": "",
+        "flags": (),
+        "gt": None,
+        "ge": None,
+        "choices": None,
+        "cli": False,
+    }
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unoptional(tp: Any) -> tuple[Any, bool]:
+    """``X | None`` -> (X, True); anything else -> (tp, False)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The main CLI spelling of a field."""
+    flags = _meta(f)["flags"]
+    return flags[0] if flags else "--" + f.name.replace("_", "-")
+
+
+def _is_config(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _choices(f: dataclasses.Field, tp: Any) -> tuple[Any, ...] | None:
+    if _meta(f)["choices"] is not None:
+        return tuple(_meta(f)["choices"])
+    return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
+
+
+def add_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, title: str | None = None
+) -> None:
+    """Register every CLI field of ``cls`` (nested configs flattened, in their own group)."""
+    group = parser.add_argument_group(title) if title else parser
+    for f in dataclasses.fields(cls):
+        tp, _ = _unoptional(_hints(cls)[f.name])
+        if _is_config(tp):
+            add_options(parser, tp, title=f.name)
+            continue
+        m = _meta(f)
+        if not m["cli"]:
+            continue
+        kw: dict[str, Any] = {"dest": f.name, "help": m["help"]}
+        if f.default is MISSING and f.default_factory is MISSING:
+            kw["required"] = True
+        else:
+            kw["default"] = f.default if f.default is not MISSING else f.default_factory()
+            if kw["default"] is not None and "%(default)" not in m["help"]:
+                kw["help"] = f"{m['help']} (default: %(default)s)"
+        if tp is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            choices = _choices(f, tp)
+            if choices is not None:
+                kw["choices"] = choices
+                kw["type"] = type(choices[0])
+            else:
+                kw["type"] = tp
+                kw["metavar"] = flag_of(f).lstrip("-").upper().replace("-", "_")
+        group.add_argument(*(m["flags"] or (flag_of(f),)), **kw)
+
+
+def check_value(f: dataclasses.Field, value: Any, where: str) -> None:
+    """The field's range and choice checks; ``where`` names it in the error (flag or key)."""
+    if value is None:
+        return
+    m = _meta(f)
+    if m["gt"] is not None and not value > m["gt"]:
+        raise ConfigError(f"{where} {value}: must be > {m['gt']:g}")
+    if m["ge"] is not None and not value >= m["ge"]:
+        raise ConfigError(f"{where} {value}: must be >= {m['ge']:g}")
+    if m["choices"] is not None and value not in m["choices"]:
+        raise ConfigError(f"{where} {value!r}: must be one of {', '.join(map(str, m['choices']))}")
+
+
+def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
+    """The typed, range-checked config from arguments registered by ``add_options``."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        tp, _ = _unoptional(_hints(cls)[f.name])
+        if _is_config(tp):
+            values[f.name] = from_namespace(tp, ns)
+        elif _meta(f)["cli"] and hasattr(ns, f.name):
+            value = getattr(ns, f.name)
+            check_value(f, value, flag_of(f))
+            values[f.name] = value
+    return cls(**values)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """A recipe value as the field's type (TOML has no Path; ints are accepted as floats)."""
+    base, optional = _unoptional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{where}: may not be empty")
+    if _is_config(base):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: must be a table")
+        return from_mapping(base, value, where)
+    if typing.get_origin(base) is Literal:
+        if value not in typing.get_args(base):
+            allowed = ", ".join(map(str, typing.get_args(base)))
+            raise ConfigError(f"{where} {value!r}: must be one of {allowed}")
+        return value
+    if base is Path and isinstance(value, str):
+        return Path(value)
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if base in (int, float, str, bool) and (
+        not isinstance(value, base) or (base is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where} {value!r}: must be {base.__name__}")
+    return value
+
+
+def from_mapping(cls: type, data: Mapping[str, Any], where: str = "") -> Any:
+    """The typed config from a mapping (a recipe table); unknown keys are an error."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where or cls.__name__}: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    values = {}
+    for name, value in data.items():
+        key = f"{where}.{name}" if where else name
+        values[name] = _coerce(_hints(cls)[name], value, key)
+        check_value(known[name], values[name], key)
+    try:
+        return cls(**values)
+    except TypeError as e:  # a required field left out
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def to_argv(config: Any) -> list[str]:
+    """The CLI arguments that ``add_options`` + ``from_namespace`` turn back into ``config``."""
+    argv: list[str] = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            argv += to_argv(value)
+            continue
+        if not _meta(f)["cli"] or value is None:
+            continue
+        flag = flag_of(f)
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """JSON-ready dict of a config (paths as strings, nested configs as tables)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        return str(v) if isinstance(v, Path) else v
+
+    return plain(config)

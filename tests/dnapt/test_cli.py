@@ -1,0 +1,81 @@
+"""dnapt.cli: one dataclass gives the parser, the checks, the recipe reader and the argv."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from dnapt.cli import ConfigError, add_options, from_mapping, from_namespace, option, to_argv
+
+
+@dataclass(frozen=True)
+class Inner:
+    kind: Literal["a", "b"] = option("a", help="which kind")
+    share: float = option(0.5, gt=0, help="a share", flags=("--the-share",))
+
+
+@dataclass(frozen=True)
+class Outer:
+    out: Path = option(help="where")
+    steps: int = option(10, gt=0, help="how many")
+    workers: int = option(2, ge=0, help="workers")
+    limit: int | None = option(None, gt=0, help="optional cap")
+    fast: bool = option(False, help="go fast")
+    inner: Inner = Inner()
+
+
+def parse(argv: list[str]) -> Outer:
+    p = argparse.ArgumentParser()
+    add_options(p, Outer)
+    return from_namespace(Outer, p.parse_args(argv))
+
+
+def test_defaults_types_and_nested_flags() -> None:
+    cfg = parse(["--out", "x", "--the-share", "0.25", "--kind", "b", "--fast"])
+    assert cfg == Outer(Path("x"), 10, 2, None, True, Inner("b", 0.25))
+    assert isinstance(cfg.out, Path)
+
+
+def test_required_and_choices_are_argparse_errors(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        parse([])
+    with pytest.raises(SystemExit):
+        parse(["--out", "x", "--kind", "c"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--steps", "0"], "--steps 0: must be > 0"),
+        (["--workers", "-1"], "--workers -1: must be >= 0"),
+        (["--limit", "0"], "--limit 0: must be > 0"),
+        (["--the-share", "-0.5"], "--the-share -0.5: must be > 0"),
+    ],
+)
+def test_range_errors_name_the_flag(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse(["--out", "x", *argv])
+
+
+def test_to_argv_round_trips() -> None:
+    cfg = Outer(Path("o"), 3, 0, 7, True, Inner("b", 0.125))
+    assert parse(to_argv(cfg)) == cfg
+    assert "--no-fast" in to_argv(Outer(Path("o")))
+
+
+def test_from_mapping_validates_keys_types_and_ranges() -> None:
+    cfg = from_mapping(Outer, {"out": "r", "steps": 5, "inner": {"share": 1}}, "recipe.train")
+    assert cfg == Outer(Path("r"), 5, inner=Inner(share=1.0))
+    with pytest.raises(ConfigError, match=r"recipe.train: unknown key\(s\) stpes"):
+        from_mapping(Outer, {"out": "r", "stpes": 5}, "recipe.train")
+    with pytest.raises(ConfigError, match="recipe.train.steps 'many': must be int"):
+        from_mapping(Outer, {"out": "r", "steps": "many"}, "recipe.train")
+    with pytest.raises(ConfigError, match="recipe.train.steps 0: must be > 0"):
+        from_mapping(Outer, {"out": "r", "steps": 0}, "recipe.train")
+    with pytest.raises(ConfigError, match="recipe.train.inner.kind 'z': must be one of a, b"):
+        from_mapping(Outer, {"out": "r", "inner": {"kind": "z"}}, "recipe.train")
