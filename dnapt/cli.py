@@ -152,7 +152,7 @@ def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
     return cls(**values)
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
+def _coerce(tp: Any, value: Any, where: str, sep: str = ".") -> Any:
     """A recipe value as the field's type (TOML has no Path; ints are accepted as floats)."""
     base, optional = _unoptional(tp)
     if value is None:
@@ -162,7 +162,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if _is_config(base):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: must be a table")
-        return from_mapping(base, value, where)
+        return from_mapping(base, value, where, sep)
     if typing.get_origin(base) is Literal:
         if value not in typing.get_args(base):
             allowed = ", ".join(map(str, typing.get_args(base)))
@@ -179,8 +179,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
-def from_mapping(cls: type, data: Mapping[str, Any], where: str = "") -> Any:
-    """The typed config from a mapping (a recipe table); unknown keys are an error."""
+def from_mapping(cls: type, data: Mapping[str, Any], where: str = "", sep: str = ".") -> Any:
+    """The typed config from a mapping (a recipe table); unknown keys are an error.
+
+    Errors name ``where`` + ``sep`` + the key (e.g. ``train.steps`` or ``[train] steps``)."""
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
@@ -190,8 +192,8 @@ def from_mapping(cls: type, data: Mapping[str, Any], where: str = "") -> Any:
         )
     values = {}
     for name, value in data.items():
-        key = f"{where}.{name}" if where else name
-        values[name] = _coerce(_hints(cls)[name], value, key)
+        key = f"{where}{sep}{name}" if where else name
+        values[name] = _coerce(_hints(cls)[name], value, key, sep)
         check_value(known[name], values[name], key)
     try:
         return cls(**values)

@@ -9,22 +9,13 @@ documented key by key in docs/testbed.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_MODES = ("local", "hostfile", "node-rank")
 PROTOCOLS = ("probe", "finetune")
-MASKING_KEYS = (
-    "ratio",
-    "mask_prob",
-    "random_prob",
-    "mean_span",
-    "curriculum_start",
-    "curriculum_end",
-    "curriculum_steps",
-)
 
 
 class RecipeError(ValueError):
@@ -286,8 +277,9 @@ def _vocab(t: _Table) -> tuple[tuple[str, ...], bool, tuple[int, ...], tuple[str
 
 
 def _masking(file: Path, entries: Any) -> tuple[MaskingSpec, ...]:
+    from dnapt.cli import ConfigError, from_mapping
+    from trainer.config import OBJECTIVES
     from trainer.masking import MaskingConfig
-    from trainer.step import OBJECTIVES
 
     if not isinstance(entries, list) or not entries:
         raise RecipeError(
@@ -302,15 +294,19 @@ def _masking(file: Path, entries: Any) -> tuple[MaskingSpec, ...]:
         only = t.strings("vocabs", [])
         if objective not in OBJECTIVES:
             t.fail("objective", f"'{objective}': use one of {', '.join(OBJECTIVES)}")
-        params = {}
-        for key in MASKING_KEYS:
-            value = t.get(key, int if key.startswith("curriculum") else float, None)
-            if value is not None:
-                params[key] = value
+        # The masking parameters are MaskingConfig's own fields, typed and checked by it.
+        params = {
+            f.name: t.data[f.name]
+            for f in fields(MaskingConfig)
+            if f.name != "strategy" and f.name in t.data
+        }
+        t.used.update(params)
         t.done()
         try:
-            MaskingConfig(strategy=strategy, **params)
-        except ValueError as e:
+            from_mapping(MaskingConfig, {"strategy": strategy, **params}, f"[masking.{i}]", " ")
+        except ConfigError as e:  # names the key itself
+            raise RecipeError(f"{file}: {e}") from None
+        except ValueError as e:  # MaskingConfig's cross-field checks
             t.fail("strategy", str(e))
         if label in labels:
             t.fail("label", f"'{label}' used twice: give each [[masking]] a distinct label")

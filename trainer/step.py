@@ -28,7 +28,6 @@ import torch.nn.functional as F
 
 from trainer.masking import IGNORE_INDEX
 
-OBJECTIVES = ("tokens", "hidden-bases")
 # The module whose input is the encoder's last hidden state and whose output ends in the logits.
 HEAD_MODULES = {"bert": "cls", "modernbert": "head"}
 
