@@ -74,7 +74,11 @@ CASES = [
     ),
     ('names = ["char", "kmer6-overlap"]', 'names = ["char", "kmer9-overlap"]', "[vocab] names"),
     ('names = ["char", "kmer6-overlap"]', 'names = ["char", "char"]', "lists a vocabulary twice"),
-    ('strategy = "random"', 'strategy = "randm"', "[masking.0] strategy 'randm': must be one of random"),
+    (
+        'strategy = "random"',
+        'strategy = "randm"',
+        "[masking.0] strategy 'randm': must be one of random",
+    ),
     ('strategy = "random"', 'strategy = "random"\nratio = 1.5', "mask ratio 1.5"),
     (
         'strategy = "random"',
