@@ -180,3 +180,10 @@ def test_real_task_verdicts(benchmark_dir: Path, tmp_path: Path) -> None:
     curated = json.loads((out / "curated.json").read_text())
     assert "UCI/ecoli_promoters" not in curated["tasks"]
     assert len(curated["exclude_test_rows"]["GUE/prom_core_tata"]) == 16
+
+
+@pytest.mark.parametrize("flag", ["--n-boot", "--jobs"])
+def test_audit_rejects_zero_counts(flag: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        audit_main(["--out", str(tmp_path / "o"), flag, "0"])
+    assert e.value.code == 2 and f"{flag} 0: use 1 or more" in capsys.readouterr().err
