@@ -224,6 +224,7 @@ def vocab_entry(
     ``sizes`` maps each split to the (windows, bases) its counts were taken over; ``robust`` is
     (the windows' ids under this vocabulary, their base codes, their substituted base codes).
     """
+    overlap = vocab.k if vocab.family == "kmer-overlap" else 0
     return {
         "name": vocab.name,
         "family": vocab.family,
@@ -231,8 +232,8 @@ def vocab_entry(
         "size": vocab.size,
         "content_tokens": vocab.size - N_SPECIAL,
         "model_max_length": int(vocab.tokenizer.model_max_length),
-        "train": split_metrics(train, *sizes["train"]),
-        "val": split_metrics(val, *sizes["val"]),
+        "train": split_metrics(train, *sizes["train"], overlap_k=overlap),
+        "val": split_metrics(val, *sizes["val"], overlap_k=overlap),
         "js_train_val_bits": js_divergence_bits(train, val),
         "robustness": robustness(vocab, *robust),
     }

@@ -7,6 +7,8 @@ character, or a documented, counted handling:
 * lower-case (soft-masked repeats) -> upper-cased; the mask is kept per base (``repeat_frac``).
 * IUPAC ambiguity codes (R Y S W K M B D H V, any case) -> N, counted per record.
 * CRLF line endings -> accepted, counted (``crlf_lines``); blank lines -> skipped.
+* old-Mac CR-only line endings -> read as line ends, counted (``cr_lines``).
+* bzip2, xz, zstd, zip, UTF-16 or a byte-order mark -> error naming the format.
 * empty records (a header with no sequence) -> skipped, counted (``empty_records``).
 * anything else (digits, gaps, ``*``, bytes >= 0x80 in sequence, data before the first header,
   a header with no name, a duplicate record name, a truncated or corrupt gzip stream) -> error.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,16 +76,38 @@ class FileStats:
     record_lengths: dict[str, int] = field(default_factory=dict)
     empty_records: list[str] = field(default_factory=list)
     crlf_lines: int = 0
+    cr_lines: int = 0  # old-Mac lone CR line ends, read as line ends
     blank_lines: int = 0
+
+
+# Formats a FASTA path may hold that dnapt does not read, by their leading bytes: named in the
+# error instead of "sequence before the first '>' header".
+_UNSUPPORTED = (
+    (b"BZh", "bzip2-compressed", "decompress it (bunzip2) or recompress with gzip/bgzip"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it (unxz) or recompress with gzip/bgzip"),
+    (
+        b"\x28\xb5\x2f\xfd",
+        "zstd-compressed",
+        "decompress it (unzstd) or recompress with gzip/bgzip",
+    ),
+    (b"PK\x03\x04", "a zip archive", "extract the FASTA from it"),
+    (b"\xef\xbb\xbf", "UTF-8 text with a byte-order mark", "save it without the BOM"),
+    (b"\xff\xfe", "UTF-16 (little-endian) text", "convert it to ASCII (iconv -f UTF-16)"),
+    (b"\xfe\xff", "UTF-16 (big-endian) text", "convert it to ASCII (iconv -f UTF-16)"),
+)
 
 
 def _open(path: Path) -> io.BufferedIOBase:
     """Open plain or gzip/BGZF (multi-member gzip) transparently, by magic bytes not by suffix."""
     fh = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
-    magic = fh.read(2)
+    magic = fh.read(6)
     fh.seek(0)
-    if magic == b"\x1f\x8b":
+    if magic[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    for prefix, what, fix in _UNSUPPORTED:
+        if magic.startswith(prefix):
+            fh.close()
+            raise FastaError(f"{path}: is {what}, not FASTA (plain, gzip or BGZF): {fix}")
     return fh
 
 
@@ -99,11 +124,31 @@ def _blocks(path: Path, size: int = 1 << 23) -> Iterator[bytes]:
         raise FastaError(f"{path}: corrupt gzip data ({e}); download the file again") from None
 
 
-def _line_chunks(path: Path) -> Iterator[tuple[bytes, int]]:
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _lone_cr_to_lf(blocks: Iterator[bytes], st: FileStats) -> Iterator[bytes]:
+    """Old-Mac line ends: a CR not followed by LF ends a line like LF does (counted in
+    ``cr_lines``). Without this a CR-only file is one long header line and its bases vanish."""
+    pending = b""
+    for block in blocks:
+        block, pending = pending + block, b""
+        if block.endswith(b"\r"):  # its LF, if any, starts the next block
+            block, pending = block[:-1], b"\r"
+        if block.count(b"\r") != block.count(b"\r\n"):
+            block, n = _LONE_CR.subn(b"\n", block)
+            st.cr_lines += n
+        yield block
+    if pending:
+        st.cr_lines += 1
+        yield b"\n"
+
+
+def _line_chunks(path: Path, st: FileStats) -> Iterator[tuple[bytes, int]]:
     """(chunk of whole lines ending in a newline, line number of its first line)."""
     carry = b""
     line0 = 1
-    for block in _blocks(path):
+    for block in _lone_cr_to_lf(_blocks(path), st):
         data = carry + block
         cut = data.rfind(b"\n") + 1
         if cut == 0:
@@ -137,7 +182,7 @@ class _Reader:
 
     def records(self) -> Iterator[Record]:
         """Parse the file chunk by chunk, yielding each record once its next header is seen."""
-        for chunk, line0 in _line_chunks(self.path):
+        for chunk, line0 in _line_chunks(self.path, self.st):
             arr = np.frombuffer(chunk, np.uint8)
             nl = np.flatnonzero(arr == 10)
             starts = np.r_[0, nl[:-1] + 1]

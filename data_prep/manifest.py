@@ -1,6 +1,8 @@
 """A shard directory's ``manifest.json``: sealed with a digest when written, checked when read.
 
-The digest is the sha256 of the manifest's canonical JSON (sorted keys, no ``digest`` field).
+The digest is the sha256 of the manifest's canonical JSON (sorted keys) without the ``digest``
+field and without ``run`` (when and how fast it was made), so identical inputs and parameters give
+an identical digest, as they give identical shards.
 It detects a hand-edited or damaged manifest (a changed file hash, count or source), which would
 otherwise make ``verify`` check the shards against the wrong facts. It is not a signature: whoever
 can rewrite the whole directory can recompute it, so shards from an untrusted party still need
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DIGEST_KEY = "digest"
+UNSEALED = (DIGEST_KEY, "run")  # run: created, elapsed_s, workers; differs between identical runs
 
 
 class ManifestError(ValueError):
@@ -22,8 +25,8 @@ class ManifestError(ValueError):
 
 
 def manifest_digest(manifest: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of ``manifest`` without its digest field."""
-    body = {k: v for k, v in manifest.items() if k != DIGEST_KEY}
+    """sha256 of the canonical JSON of ``manifest`` without its digest and run fields."""
+    body = {k: v for k, v in manifest.items() if k not in UNSEALED}
     blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 

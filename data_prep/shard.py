@@ -13,6 +13,8 @@ and a rerun starts clean.
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import json
 import multiprocessing as mp
 import os
@@ -21,6 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -114,8 +117,50 @@ def _bpe_texts(paths: list[Path], cfg: ShardConfig) -> list[str]:
                         sample[j] = text
                 seen += 1
     if not sample:
-        raise ShardError("no train windows to learn BPE from: lower --window or add sequence")
+        raise empty_split_error("train", counts["train"], stats, cfg.windows)
     return sample
+
+
+def empty_split_error(
+    split: str, c: SplitCounts, stats: list[FileStats], w: WindowConfig
+) -> ShardError:
+    """Say what is actually empty when ``split`` got no window, and the fix for that cause."""
+    if sum(st.bases for st in stats) == 0:
+        empty = [n for st in stats for n in st.empty_records][:5]
+        return ShardError(
+            "the inputs hold no sequence: every record is a header with no bases "
+            f"({', '.join(empty) or 'no records'}); check the FASTA files"
+        )
+    if split == "val" and not w.val_records and w.val_fraction == 0:
+        return ShardError(
+            "--val-fraction 0 leaves no validation split; the trainer validates on it (val loss, "
+            "bits per hidden base): use --val-fraction > 0 or --val-records"
+        )
+    if split == "train" and w.val_records and c.records == 0:
+        return ShardError(
+            "--val-records names every record, so none is left for training: hold out fewer records"
+        )
+    if c.dropped_n_windows:
+        return ShardError(
+            f"all {c.dropped_n_windows:,} {split} windows were dropped for N (more than "
+            f"--max-n-frac {w.max_n_frac} of their bases): the {split} sequence is N; raise "
+            "--max-n-frac or use other sequence"
+        )
+    lengths = [n for st in stats for n in st.record_lengths.values()]
+    if w.val_records:
+        names = {r: n for st in stats for r, n in st.record_lengths.items()}
+        region = [n for r, n in names.items() if (r in w.val_records) == (split == "val")]
+    else:
+        tails = [int(round(n * w.val_fraction)) for n in lengths]
+        region = tails if split == "val" else [n - t for n, t in zip(lengths, tails, strict=True)]
+    longest = max(region, default=0)
+    fix = "lower --window" + (
+        " or raise --val-fraction" if split == "val" and not w.val_records else ""
+    )
+    return ShardError(
+        f"no {split} window: the longest {split} region is {longest:,} bases, shorter than "
+        f"--window {w.window}: {fix}"
+    )
 
 
 _WORKER_VOCABS: list[Vocab] = []
@@ -165,28 +210,91 @@ def _file_hashes(root: Path) -> dict[str, str]:
     }
 
 
-def run_shard(cfg: ShardConfig) -> dict:
-    """Shard ``cfg.inputs`` into ``cfg.out``; returns the manifest."""
+def _check_config(cfg: ShardConfig) -> list[VocabSpec]:
+    """Every argument problem that needs no input read, as one ShardError."""
+    if not cfg.vocabs:
+        raise ShardError("--vocab is empty: name at least one vocabulary, e.g. --vocab char")
     specs = [VocabSpec.parse(v) for v in cfg.vocabs]
     if len(set(cfg.vocabs)) != len(cfg.vocabs):
         raise ShardError(f"--vocab lists a vocabulary twice: {','.join(cfg.vocabs)}")
     if cfg.fmt not in ("mds", "webdataset"):
         raise ShardError(f"--format {cfg.fmt}: use mds or webdataset")
+    if cfg.workers < 1:
+        raise ShardError(f"--workers {cfg.workers}: use 1 or more tokenizer processes")
+    if not 0 <= cfg.seed < 2**63:
+        raise ShardError(f"--seed {cfg.seed}: use a non-negative integer below 2**63")
+    if cfg.bpe_train_bases < cfg.windows.window:
+        raise ShardError(
+            f"--bpe-train-bases {cfg.bpe_train_bases}: use at least one window "
+            f"({cfg.windows.window} bases)"
+        )
     out = cfg.out
-    if out.exists() and not cfg.overwrite:
+    if out.exists() and not out.is_dir():
+        raise ShardError(
+            f"--out {out} is an existing file, not a shard directory: move it away or choose "
+            "another --out (--overwrite only replaces shard directories)"
+        )
+    if out.is_dir() and not cfg.overwrite:
         raise ShardError(f"{out} exists: pass --overwrite to replace it, or choose another --out")
-    paths = [resolve(i) for i in cfg.inputs]
-    tmp = out.parent / f".{out.name}.partial"
-    if tmp.exists():
-        shutil.rmtree(tmp)  # left by a killed run: restart from scratch
-    tmp.mkdir(parents=True)
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise ShardError(
+            f"--out {out} is a non-empty directory without manifest.json, not a shard directory: "
+            "--overwrite only replaces shard directories; choose another --out"
+        )
+    return specs
 
+
+@contextmanager
+def _out_lock(out: Path) -> Iterator[None]:
+    """Hold ``.OUT.lock`` beside ``out`` for the whole run: a second sharder on the same --out
+    fails at once instead of deleting the first one's ``.OUT.partial``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = out.parent / f".{out.name}.lock"
+    while True:
+        fh = open(path, "a+")  # noqa: SIM115 - closed below, after the lock is released
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise ShardError(
+                f"--out {out}: another sharder (pid {holder}) is writing it (lock {path}); wait "
+                "for it to finish or choose another --out"
+            ) from None
+        # the file may have been removed by a finishing holder between open and flock: retry
+        if path.exists() and os.path.samestat(os.fstat(fh.fileno()), path.stat()):
+            break
+        fh.close()
     try:
-        manifest = _write(cfg, specs, paths, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves nothing behind
-        raise
-    _commit(tmp, out)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def run_shard(cfg: ShardConfig) -> dict:
+    """Shard ``cfg.inputs`` into ``cfg.out``; returns the manifest."""
+    specs = _check_config(cfg)
+    out = cfg.out
+    paths = [resolve(i) for i in cfg.inputs]
+    with _out_lock(out):
+        _check_config(cfg)  # --out may have changed while waiting for nothing: check again
+        tmp = out.parent / f".{out.name}.partial"
+        if tmp.exists():
+            shutil.rmtree(tmp)  # left by a killed run: restart from scratch
+        tmp.mkdir(parents=True)
+        try:
+            manifest = _write(cfg, specs, paths, tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves nothing behind
+            raise
+        _commit(tmp, out)
     return manifest
 
 
@@ -195,6 +303,13 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
     bpe_texts = _bpe_texts(paths, cfg) if any(s.family == "bpe" for s in specs) else None
     vocabs = [build_vocab(s.name, cfg.windows.window, bpe_texts) for s in specs]
     del bpe_texts
+    for spec, v in zip(specs, vocabs, strict=True):
+        if spec.family == "bpe" and v.size < spec.bpe_size:
+            raise ShardError(
+                f"--vocab {spec.name}: the train sample supports only {v.size:,} tokens (merges "
+                f"seen at least twice); ask for bpe-{v.size} or fewer, or shard more sequence "
+                "(or raise --bpe-train-bases)"
+            )
     vocab_dirs = []
     for v in vocabs:
         d = tmp / v.name / "tokenizer"
@@ -242,8 +357,9 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
         raise ShardError(
             f"--val-records names records not in the inputs: {', '.join(sorted(missing))}"
         )
-    if counts["train"].windows == 0:
-        raise ShardError("no train windows were produced: lower --window or --val-fraction")
+    for split in SPLITS:
+        if counts[split].windows == 0:
+            raise empty_split_error(split, counts[split], stats, cfg.windows)
 
     manifest = _manifest(cfg, paths, stats, counts, vocabs, tokens, unk, max_tokens, tmp)
     manifest["run"] = {
@@ -273,6 +389,7 @@ def _manifest(cfg, paths, stats, counts, vocabs, tokens, unk, max_tokens, root: 
                 "record_lengths": st.record_lengths,
                 "empty_records": st.empty_records,
                 "crlf_lines": st.crlf_lines,
+                "cr_lines": st.cr_lines,
                 "blank_lines": st.blank_lines,
             }
         )
@@ -510,12 +627,22 @@ def config_from_args(a: argparse.Namespace) -> ShardConfig:
         vocabs=[v for v in a.vocab.split(",") if v],
         windows=windows,
         seed=a.seed,
-        workers=max(1, a.workers),
+        workers=a.workers,
         fmt=a.fmt,
         overwrite=a.overwrite,
         bpe_train_bases=a.bpe_train_bases,
         progress=not a.no_progress,
     )
+
+
+def os_error_message(e: OSError, out: Path) -> str:
+    """A failed read or write as one line that names the file and the likely fix."""
+    where = e.filename or out
+    if e.errno == errno.ENOSPC:
+        return f"{where}: no space left on device while writing --out {out}: free space or choose another --out"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: {e.strerror}: --out {out} is not writable here; choose another --out"
+    return f"{where}: {e.strerror or e}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -531,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
         manifest = run_shard(cfg)
     except (ShardError, FastaError, SourceError, VocabError) as e:
         print_error("shard", e)
+        return 2
+    except OSError as e:
+        print_error("shard", os_error_message(e, args.out))
         return 2
     if cfg.progress:
         print_summary(manifest, cfg.out)

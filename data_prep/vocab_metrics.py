@@ -90,12 +90,36 @@ def top_share(counts: np.ndarray, fraction: float = TOP_FRACTION) -> float:
     return float(np.sort(content)[::-1][:k].sum() / total)
 
 
-def split_metrics(counts: np.ndarray, windows: int, bases: int) -> dict:
-    """Every count-based metric of one split (``bases``: bases in its ``windows`` windows)."""
+def overlap_bits_per_base(counts: np.ndarray, k: int) -> float | None:
+    """Bits per base for overlapping k-mers: ``H(k-mer) - H(its first k-1 bases)``.
+
+    Token entropy divided by bases per token is no code length here: every base sits in k
+    tokens, so ``H · T / B`` is about ``H`` (~12 bits for k = 6, above the 2-bit ceiling). The
+    conditional entropy of a k-mer's last base given its first k-1 is what the counts do
+    measure per base: an order-(k-1) Markov code length, at most 2 bits. ``[UNK]`` (k-mers
+    with N) is left out. Content ids are ``N_SPECIAL + base-4 index`` in A<C<G<T order.
+    """
+    kmers = counts[N_SPECIAL : N_SPECIAL + 4**k].astype(np.float64)
+    if kmers.size != 4**k or kmers.sum() == 0:
+        return None
+    prefixes = kmers.reshape(4 ** (k - 1), 4).sum(axis=1)
+    return max(0.0, entropy_bits(kmers) - entropy_bits(prefixes))
+
+
+def split_metrics(counts: np.ndarray, windows: int, bases: int, overlap_k: int = 0) -> dict:
+    """Every count-based metric of one split (``bases``: bases in its ``windows`` windows).
+
+    ``overlap_k`` > 0 marks overlapping k-mer tokens, whose bits per base come from
+    ``overlap_bits_per_base`` (see there why ``H · T / B`` does not apply).
+    """
     tokens = int(counts.sum())
     content = counts[N_SPECIAL:]
     ent = entropy_bits(counts)
     zipf = zipf_fit(counts)
+    if overlap_k:
+        per_base = overlap_bits_per_base(counts, overlap_k)
+    else:
+        per_base = ent * tokens / bases if bases else None
     return {
         "windows": int(windows),
         "bases": int(bases),
@@ -107,7 +131,8 @@ def split_metrics(counts: np.ndarray, windows: int, bases: int) -> dict:
         "bases_per_token": bases / tokens if tokens else None,
         "tokens_per_kb": 1000.0 * tokens / bases if bases else None,
         "entropy_bits_per_token": ent,
-        "entropy_bits_per_base": ent * tokens / bases if bases else None,
+        "entropy_bits_per_base": per_base,
+        "bits_per_base_method": "conditional" if overlap_k else "unigram",
         "zipf_exponent": zipf.exponent,
         "zipf_r2": zipf.r2,
         "zipf_points": zipf.points,

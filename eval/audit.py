@@ -99,6 +99,7 @@ def audit_task(root: Path, task_id: str, cfg: AuditConfig) -> tuple[dict, list[i
                 "sha256": s.sha256,
                 "iupac_rows": s.iupac_rows,
                 "lowercase_rows": s.lowercase_rows,
+                "stripped_rows": s.stripped_rows,
             }
             for name, s in task.splits.items()
         },
@@ -304,6 +305,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Audit
             help=f"{f.metadata['help']} (default {default})".replace("%", "%%"),
         )
     args = p.parse_args(argv)
+    if args.n_boot < 1:
+        p.error(f"--n-boot {args.n_boot}: use 1 or more bootstrap resamples")
+    if args.jobs < 1:
+        p.error(f"--jobs {args.jobs}: use 1 or more processes")
     cfg = AuditConfig(
         iupac=args.iupac,
         dedup=args.dedup,

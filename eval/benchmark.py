@@ -35,8 +35,9 @@ class BenchmarkError(ValueError):
 class Split:
     """One validated split file.
 
-    ``iupac_rows`` counts rows whose IUPAC ambiguity codes were replaced by N (policy ``n``) and
-    ``lowercase_rows`` rows that were upper-cased, so both changes are reported, never silent.
+    ``iupac_rows`` counts rows whose IUPAC ambiguity codes were replaced by N (policy ``n``),
+    ``lowercase_rows`` rows that were upper-cased and ``stripped_rows`` rows whose sequence had
+    surrounding whitespace removed, so every change is reported, never silent.
     """
 
     name: str
@@ -46,6 +47,7 @@ class Split:
     sha256: str
     iupac_rows: int
     lowercase_rows: int
+    stripped_rows: int = 0
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -60,7 +62,16 @@ class Split:
             sha256=self.sha256,
             iupac_rows=self.iupac_rows,
             lowercase_rows=self.lowercase_rows,
+            stripped_rows=self.stripped_rows,
         )
+
+    def changes(self) -> dict[str, int]:
+        """Rows this split's sequences were changed in, by kind (reported beside every score)."""
+        return {
+            "iupac_rows": self.iupac_rows,
+            "lowercase_rows": self.lowercase_rows,
+            "stripped_rows": self.stripped_rows,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,20 @@ class Task:
         return ""
 
     def with_test_rows_removed(self, drop: np.ndarray) -> Task:
-        """The task with the given test rows removed (the audit's ``--dedup`` repair)."""
+        """The task with the given test rows removed (the audit's ``--dedup`` repair).
+
+        Every index must be a distinct row of test: a row that does not exist cannot have been
+        removed, and counting it would misreport the repair.
+        """
+        drop = np.asarray(drop, dtype=np.int64)
+        bad = drop[(drop < 0) | (drop >= len(self.test))]
+        if bad.size:
+            raise BenchmarkError(
+                f"{self.test.path}: test row {int(bad[0])} to exclude does not exist (test has "
+                f"{len(self.test)} rows, 0-based); the curated list was made from other data"
+            )
+        if np.unique(drop).size != drop.size:
+            raise BenchmarkError(f"{self.test.path}: a test row to exclude is listed twice")
         keep = np.setdiff1d(np.arange(len(self.test)), drop)
         return Task(self.id, {**self.splits, "test": self.test.subset(keep)})
 
@@ -170,13 +194,14 @@ def read_split(path: Path, name: str, iupac: str = "error") -> Split:
     si, li = header.index("sequence"), header.index("label")
     sequences: list[str] = []
     labels: list[int] = []
-    iupac_rows = lowercase_rows = 0
+    iupac_rows = lowercase_rows = stripped_rows = 0
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise BenchmarkError(
                 f"{path}: line {lineno}: {len(row)} fields, header has {len(header)}"
             )
         raw, label = row[si].strip(), row[li].strip()
+        stripped_rows += raw != row[si]
         try:
             labels.append(int(label))
         except ValueError:
@@ -208,7 +233,9 @@ def read_split(path: Path, name: str, iupac: str = "error") -> Split:
     y = np.asarray(labels, dtype=np.int64)
     if len(np.unique(y)) < 2:
         raise BenchmarkError(f"{path}: single class (every label is {int(y[0])})")
-    return Split(name, path, sequences, y, sha256_file(path), iupac_rows, lowercase_rows)
+    return Split(
+        name, path, sequences, y, sha256_file(path), iupac_rows, lowercase_rows, stripped_rows
+    )
 
 
 def load_task(root: Path, task_id: str, iupac: str = "error") -> Task:
@@ -235,6 +262,53 @@ class Selection:
     exclude_test_rows: dict[str, list[int]]
 
 
+def _check_curated(
+    curated: object, path: Path, root: Path, available: list[str]
+) -> tuple[list[str], dict[str, list[int]]]:
+    """A curated list's tasks and repairs, after checking every field it is trusted for.
+
+    Each listed task must exist under ``root`` (its id is joined to a path) and carry a 64-hex
+    sha256 for every split file on disk and only for those: an empty or partial entry would
+    silently skip the check that the verdicts apply to this data.
+    """
+
+    def bad(msg: str) -> BenchmarkError:
+        return BenchmarkError(f"{path}: {msg}; re-run eval/audit.py to write a fresh curated list")
+
+    if not isinstance(curated, dict) or not isinstance(curated.get("tasks"), list):
+        raise bad("not a curated task list (no 'tasks' list)")
+    digests = curated.get("sha256")
+    exclude = curated.get("exclude_test_rows", {})
+    if not isinstance(digests, dict) or not isinstance(exclude, dict):
+        raise bad("'sha256' and 'exclude_test_rows' must be objects")
+    for task_id in curated["tasks"]:
+        if task_id not in available:
+            raise bad(f"task {task_id!r} is not in the benchmark {root}")
+        recorded = digests.get(task_id)
+        on_disk = {s for s in SPLITS if (root / task_id / f"{s}.csv.gz").is_file()}
+        if not isinstance(recorded, dict) or set(recorded) != on_disk:
+            raise bad(
+                f"task {task_id!r} records sha256 for splits {sorted(recorded or {})}, but "
+                f"{sorted(on_disk)} are on disk"
+            )
+        for split, digest in recorded.items():
+            file = root / task_id / f"{split}.csv.gz"
+            if not (isinstance(digest, str) and len(digest) == 64):
+                raise bad(
+                    f"task {task_id!r} split {split!r}: sha256 {digest!r} is not 64 hex digits"
+                )
+            if sha256_file(file) != digest:
+                raise BenchmarkError(f"{file}: sha256 differs from {path} (data changed?)")
+    for task_id, rows in exclude.items():
+        if task_id not in curated["tasks"]:
+            raise bad(f"exclude_test_rows names {task_id!r}, which is not a listed task")
+        if not isinstance(rows, list) or not all(
+            isinstance(r, int) and not isinstance(r, bool) for r in rows
+        ):
+            raise bad(f"exclude_test_rows of {task_id!r} must be a list of row numbers")
+    return list(curated["tasks"]), dict(exclude)
+
+
 def select_tasks(spec: str, root: Path) -> Selection:
     """Resolve ``curated:PATH/curated.json`` | ``all`` | ``t1,t2`` to task ids.
 
@@ -248,14 +322,10 @@ def select_tasks(spec: str, root: Path) -> Selection:
         path = Path(spec.removeprefix("curated:"))
         try:
             curated = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise BenchmarkError(f"{path}: cannot read curated task list ({e})") from e
-        for task_id in curated["tasks"]:
-            for split, digest in curated["sha256"][task_id].items():
-                file = root / task_id / f"{split}.csv.gz"
-                if not file.is_file() or sha256_file(file) != digest:
-                    raise BenchmarkError(f"{file}: sha256 differs from {path} (data changed?)")
-        return Selection(list(curated["tasks"]), path, dict(curated.get("exclude_test_rows", {})))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BenchmarkError(f"{path}: cannot read curated task list ({e})") from None
+        tasks, exclude = _check_curated(curated, path, root, available)
+        return Selection(tasks, path, exclude)
     ids = [t.strip() for t in spec.split(",") if t.strip()]
     unknown = [t for t in ids if t not in available]
     if unknown or not ids:

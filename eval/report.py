@@ -119,6 +119,12 @@ def render_markdown(report: dict) -> str:
         notes = [f"test n = {t['n']['test']}", f"trained on `{t['train_split']}`"]
         if t["test_rows_excluded"]:
             notes.append(f"{t['test_rows_excluded']} leaked test rows removed by the audit")
+        for split, changed in t.get("rows_changed", {}).items():
+            notes += [
+                f"{split}: {n} {k.replace('_rows', '')} rows changed"
+                for k, n in changed.items()
+                if n
+            ]
         if t["note"]:
             notes.append(t["note"])
         lines += ["; ".join(notes), ""]

@@ -294,7 +294,10 @@ def assemble(
         ]
     for ti, task in enumerate(tasks):
         entry = _task_entry(task, ti, ckpts, by_key, seeds, cfg.n_boot)
-        report["tasks"][task.id] = entry | {"test_rows_excluded": excluded.get(task.id, 0)}
+        report["tasks"][task.id] = entry | {
+            "test_rows_excluded": excluded.get(task.id, 0),
+            "rows_changed": {name: split.changes() for name, split in task.splits.items()},
+        }
     report["run"]["job_seconds"] = {
         _job_label(j, tasks, ckpts): round(results[i]["seconds"], 2) for i, j in enumerate(jobs)
     }
@@ -415,8 +418,24 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         help=f"share of steps with linear warmup (default {ft.warmup_ratio})",
     )
     a = p.parse_args(argv)
-    if a.seeds < 1:
-        p.error("--seeds must be >= 1")
+    for flag, value, ok in (
+        ("--seeds", a.seeds, a.seeds >= 1),
+        ("--batch-size", a.batch_size, a.batch_size >= 1),
+        ("--n-boot", a.n_boot, a.n_boot >= 1),
+        ("--max-length", a.max_length, a.max_length is None or a.max_length >= 3),
+        ("--ft-lr", a.ft_lr, a.ft_lr > 0),
+        ("--ft-epochs", a.ft_epochs, a.ft_epochs >= 1),
+        ("--ft-batch-size", a.ft_batch_size, a.ft_batch_size >= 1),
+        ("--ft-warmup-ratio", a.ft_warmup_ratio, 0 <= a.ft_warmup_ratio < 1),
+    ):
+        if not ok:
+            p.error(f"{flag} {value}: out of range (see --help)")
+    try:
+        cs = tuple(float(c) for c in a.probe_cs.split(","))
+    except ValueError:
+        cs = ()
+    if not cs or not all(c > 0 for c in cs):
+        p.error(f"--probe-cs {a.probe_cs!r}: give comma-separated positive numbers, e.g. 0.1,1,10")
     return RunConfig(
         checkpoints=tuple(a.checkpoint),
         out=a.out,
@@ -429,7 +448,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         max_length=a.max_length,
         iupac=a.iupac,
         n_boot=a.n_boot,
-        probe=ProbeConfig(Cs=tuple(float(c) for c in a.probe_cs.split(","))),
+        probe=ProbeConfig(Cs=cs),
         finetune=FinetuneConfig(
             learning_rate=a.ft_lr,
             epochs=a.ft_epochs,
@@ -448,16 +467,49 @@ def load_inputs(cfg: RunConfig) -> tuple[list[Task], dict[str, int], list[Checkp
         task = load_task(root, task_id, cfg.iupac)
         drop = selection.exclude_test_rows.get(task_id, [])
         if drop:
+            before = len(task.test)
             task = task.with_test_rows_removed(np.asarray(drop, dtype=np.int64))
-            excluded[task_id] = len(drop)
+            excluded[task_id] = before - len(task.test)  # rows actually removed
         tasks.append(task)
-    ckpts = [load_checkpoint(p, cfg.max_length) for p in cfg.checkpoints]
+    ckpts = [_load_checkpoint(p, cfg.max_length) for p in cfg.checkpoints]
     names: dict[str, int] = {}
     for i, c in enumerate(ckpts):
         names[c.name] = names.get(c.name, 0) + 1
         if names[c.name] > 1:
             ckpts[i] = replace(c, name=f"{c.name}-{names[c.name]}")
     return tasks, excluded, ckpts
+
+
+def _load_checkpoint(path: str, max_length: int | None) -> Checkpoint:
+    """``load_checkpoint`` with one-line errors; a dnapt run directory points at its export."""
+    run = Path(path)
+    if (run / "checkpoints").is_dir() and (run / "model").is_dir():
+        hf = run / "hf"
+        where = (
+            f"--checkpoint {hf}"
+            if (hf / "config.json").is_file()
+            else (f"its export (python trainer/export.py {run}, then --checkpoint {hf})")
+        )
+        raise CheckpointError(f"{run} is a dnapt run directory, not a checkpoint: use {where}")
+    try:
+        return load_checkpoint(path, max_length)
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a usable Hugging Face checkpoint ({first})") from None
+
+
+def check_out(out: Path) -> None:
+    """Fail before any scoring when the report cannot be written where asked."""
+    if out.exists() and not out.is_dir():
+        raise BenchmarkError(f"--out {out} is an existing file, not a directory: choose another")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BenchmarkError(f"--out {out}: cannot create it ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise BenchmarkError(f"--out {out}: not writable")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -467,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, quiet=not workers.is_main)
     t0 = time.perf_counter()
     try:
+        check_out(Path(cfg.out))  # every rank, so all of them stop together
         tasks, excluded, ckpts = load_inputs(cfg)
     except (BenchmarkError, CheckpointError) as e:
         if workers.is_main:

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "RESULTS/testbed.{json,md} and plots. Reruns skip finished work. Recipe schema: "
         "docs/testbed.md.",
     )
-    p.add_argument("recipe", type=Path, help="recipe TOML file (e.g. recipes/demo.toml)")
+    p.add_argument(
+        "recipe",
+        help="recipe TOML file (e.g. recipes/demo.toml) or the name of one in recipes/ (e.g. smoke)",
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -82,12 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def recipe_path(arg: str) -> Path:
+    """A recipe argument as a file: an existing path, else ``recipes/<name>.toml`` of this
+    checkout for a bare name such as ``smoke`` (what ``bash launch.sh testbed smoke`` passes)."""
+    path = Path(arg)
+    if path.exists() or "/" in arg:
+        return path
+    named = ROOT / "recipes" / (arg if arg.endswith(".toml") else f"{arg}.toml")
+    if named.is_file():
+        return named
+    known = ", ".join(sorted(p.stem for p in (ROOT / "recipes").glob("*.toml")))
+    raise RecipeError(f"{arg}: no such recipe file, and no recipe of that name (known: {known})")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     console = Console()
     try:
-        recipe = load_recipe(args.recipe)
+        recipe = load_recipe(recipe_path(args.recipe))
         check_node_args(recipe, args.node_rank, args.master_addr, args.dry_run)
         layout = layout_for(recipe, args.out)
         if args.dry_run:

@@ -67,6 +67,35 @@ def _load_weights(model: PreTrainedModel, state: dict[str, torch.Tensor]) -> Non
         raise ExportError(f"checkpoint lacks weights: {', '.join(untied[:5])}")
 
 
+def model_card(name: str, family: str, k: int, tag: str) -> str:
+    """``RUN/hf/README.md``: how to feed the tokenizer, which is where plain-transformers users
+    go wrong with overlapping k-mers (a tokenizer file cannot split raw DNA into overlapping
+    k-mers, and WordLevel maps an unknown word to one silent ``[UNK]``)."""
+    lines = [
+        f"# dnapt masked-LM ({name}, checkpoint {tag})",
+        "",
+        "Load with `AutoModelForMaskedLM.from_pretrained(DIR)` and `AutoTokenizer.from_pretrained(DIR)`.",
+        "",
+    ]
+    if family == "kmer-overlap":
+        lines += [
+            f"**Input format: space-separated overlapping {k}-mers (DNABERT's convention), not raw DNA.**",
+            "Given raw DNA the tokenizer returns a single `[UNK]` for the whole sequence. Convert first:",
+            "",
+            "```python",
+            f"def kmers(seq: str, k: int = {k}) -> str:",
+            '    return " ".join(seq[i : i + k] for i in range(len(seq) - k + 1))',
+            "",
+            'ids = tokenizer(kmers("ACGTACGTAC".upper()))["input_ids"]',
+            "```",
+            "",
+            f"A {k}-mer containing N is `[UNK]`, as in DNABERT.",
+        ]
+    else:
+        lines += ["Input format: the DNA sequence itself, upper-case `ACGTN`."]
+    return "\n".join(lines) + "\n"
+
+
 def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -> Path:
     """Write checkpoint ``tag`` (default: the latest) of ``run_dir`` as a HF model; returns it."""
     run_dir = Path(run_dir)
@@ -98,6 +127,7 @@ def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     vocab.tokenizer.save_pretrained(tmp)
+    (tmp / "README.md").write_text(model_card(vocab.name, vocab.family, vocab.k, tag))
     (tmp / "dnapt_export.json").write_text(
         json.dumps({"checkpoint": tag, "run": str(run_dir.resolve())}, indent=2) + "\n"
     )

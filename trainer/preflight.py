@@ -87,7 +87,7 @@ def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
     except CheckpointError as e:
         if cfg.resume != "auto":
             raise ConfigError(str(e)) from None
-        latest = "step_99999999"  # unreadable pointer: fall back to the newest intact checkpoint
+        return ckpt_dir, _intact_tag(ckpt_dir, None, cfg.out, str(e))
     if cfg.resume == "never":
         if latest is not None:
             raise ConfigError(
@@ -117,32 +117,37 @@ def _saved_world(run_dir: Path) -> int:
         return 1  # _check_resume reports the missing or broken config.json
 
 
-def _intact_tag(ckpt_dir: Path, latest: str, out: Path) -> str:
+def _intact_tag(
+    ckpt_dir: Path, latest: str | None, out: Path, latest_problem: str | None = None
+) -> str:
     """``latest`` if it is intact, else the newest intact checkpoint before it, with a warning.
 
-    A save killed or starved of disk after ``latest`` was written, a deleted directory or a
-    truncated file must cost the steps since the previous checkpoint, not the run.
+    A save killed or starved of disk after ``latest`` was written, a deleted directory, a
+    truncated file or a garbled ``latest`` (``latest`` None, ``latest_problem`` says why) must
+    cost the steps since the previous checkpoint, not the run.
     """
     world = _saved_world(out)
-    candidates = [latest] + [
-        t for t in reversed(checkpoint_tags(ckpt_dir)) if step_of(t) < step_of(latest)
+    older = [
+        t
+        for t in reversed(checkpoint_tags(ckpt_dir))
+        if latest is None or step_of(t) < step_of(latest)
     ]
-    first_problem = None
-    for tag in candidates:
+    first_problem = latest_problem
+    for tag in ([latest] if latest else []) + older:
         why = problems(ckpt_dir / tag, world)
         if why is None:
             if tag != latest and os.environ.get("RANK", "0") == "0":
                 print_error(
                     "trainer",
-                    f"checkpoint {latest} is unusable ({first_problem}); resuming from the "
-                    f"previous intact checkpoint {tag}",
+                    f"checkpoint {latest or '(latest)'} is unusable ({first_problem}); resuming "
+                    f"from the previous intact checkpoint {tag}",
                     kind="warning",
                 )
             return tag
         first_problem = first_problem or why
     raise ConfigError(
-        f"--resume auto: no intact checkpoint in {ckpt_dir} (latest {latest}: {first_problem}); "
-        "resume from a copy of the run or start a new --out"
+        f"--resume auto: no intact checkpoint in {ckpt_dir} (latest {latest or '?'}: "
+        f"{first_problem}); resume from a copy of the run or start a new --out"
     )
 
 

@@ -280,3 +280,21 @@ def test_benchmark_share_over_max_tokens(data_mirror: Path, tmp_path: Path) -> N
     assert out["char"]["share_over"] == 1.0  # 57 + 2 > 56
     assert out["kmer6-overlap"]["share_over"] == 0.0  # 52 + 2 <= 56
     assert math.isclose(out["kmer6-overlap"]["mean"], 52.0)
+
+
+def test_overlapping_kmers_get_a_per_base_figure_within_two_bits() -> None:
+    """Issue case: kmer6-overlap reported 11.6 "bits per base" (token entropy / ~1 base/token)."""
+    v = build_vocab("kmer6-overlap", 200_000)
+    # uniform random bases: ~200 samples per 5-base context, so the plug-in estimate is within
+    # its small-sample bias (3 * 4**5 / (2 N ln 2) = 0.011 bits) of the true 2 bits
+    uniform = np.bincount(v.encode(_acgt(200_000, seed=1)), minlength=v.size)
+    m = split_metrics(uniform, windows=1, bases=200_000, overlap_k=6)
+    assert m["entropy_bits_per_token"] > 11  # the figure that used to be reported per base
+    assert m["bits_per_base_method"] == "conditional"
+    assert 1.98 < m["entropy_bits_per_base"] <= 2.0
+    # a period-4 repeat is fully predictable from the previous 5 bases: 0 bits per base
+    ids = v.encode("ACGT" * 1024)
+    repeat = np.bincount(ids, minlength=v.size)
+    assert split_metrics(repeat, 1, 4096, overlap_k=6)["entropy_bits_per_base"] == pytest.approx(0)
+    # tiling vocabularies keep the unigram code length H * T / B
+    assert split_metrics(uniform, 1, 4096)["bits_per_base_method"] == "unigram"

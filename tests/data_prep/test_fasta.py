@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,45 @@ def test_fuzz_never_a_traceback(tmp_path: Path, parts: list[bytes], gz: bool) ->
         assert r.codes.size > 0 and r.codes.max() <= 4
         assert r.lower.size == r.codes.size
     assert st.records == len(recs)
+
+
+def test_cr_only_line_ends_keep_every_base(tmp_path: Path) -> None:
+    """Issue case: old-Mac CR line ends read as one header line and the bases were dropped."""
+    recs, st = _read(_write(tmp_path, b">r1 d\rACGT\rAC\r>r2\rTTTT\r"))
+    assert [(r.name, r.codes.tolist()) for r in recs] == [
+        ("r1", [0, 1, 2, 3, 0, 1]),
+        ("r2", [3, 3, 3, 3]),
+    ]
+    assert st.cr_lines == 5 and st.bases == 10 and st.empty_records == []
+    # the same text with LF, CRLF or mixed ends gives the same records
+    for text in (b">r1 d\nACGT\nAC\n>r2\nTTTT\n", b">r1 d\r\nACGT\rAC\r\n>r2\rTTTT"):
+        other, _ = _read(_write(tmp_path, text, "y.fa"))
+        assert [r.codes.tolist() for r in other] == [r.codes.tolist() for r in recs]
+
+
+def test_cr_split_across_blocks() -> None:
+    from data_prep.fasta import _lone_cr_to_lf
+
+    st = FileStats("x")
+    blocks = [b">a\r", b"\nAC\r", b"GT\r", b"\n", b"A\r"]
+    assert b"".join(_lone_cr_to_lf(iter(blocks), st)) == b">a\r\nAC\nGT\r\nA\n"
+    assert st.cr_lines == 2
+
+
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        (b"BZh91AY&SY\x00\x00", "is bzip2-compressed, not FASTA"),
+        (b"\xfd7zXZ\x00\x00\x04", "is xz-compressed, not FASTA"),
+        (b"\x28\xb5\x2f\xfd\x04\x00", "is zstd-compressed, not FASTA"),
+        (b"PK\x03\x04\x14\x00", "is a zip archive"),
+        (">r\nACGT\n".encode("utf-16"), "is UTF-16 (little-endian) text"),
+        (">r\nACGT\n".encode("utf-16-be").join([b"\xfe\xff", b""]), "UTF-16 (big-endian)"),
+        (b"\xef\xbb\xbf>r\nACGT\n", "byte-order mark, not FASTA"),
+    ],
+)
+def test_other_formats_are_named(tmp_path: Path, data: bytes, needle: str) -> None:
+    path = _write(tmp_path, data)
+    with pytest.raises(FastaError, match=re.escape(needle)) as e:
+        list(read_fasta(path))
+    assert str(e.value).startswith(f"{path}: ") and "\n" not in str(e.value)

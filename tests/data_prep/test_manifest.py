@@ -46,3 +46,10 @@ def test_bad_files(tmp_path: Path, text: str, match: str) -> None:
         read_manifest(path)
     with pytest.raises(ManifestError, match="missing"):
         read_manifest(tmp_path / "nope.json")
+
+
+def test_digest_ignores_only_the_run_timing() -> None:
+    a = seal({"vocabs": {}, "params": {"seed": 0}, "run": {"created": "t1", "workers": 1}})
+    b = seal({"vocabs": {}, "params": {"seed": 0}, "run": {"created": "t2", "workers": 4}})
+    c = seal({"vocabs": {}, "params": {"seed": 1}, "run": {"created": "t1", "workers": 1}})
+    assert a["digest"] == b["digest"] != c["digest"]

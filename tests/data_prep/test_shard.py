@@ -206,3 +206,181 @@ def test_bad_fasta_through_cli(tmp_path: Path) -> None:
     assert r.returncode == 2 and f"{bad}:2: invalid character 'X' at column 5" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _shard_cli(
+    args: list[str], tmp_path: Path, out: Path | None = None
+) -> subprocess.CompletedProcess:
+    out = out if out is not None else tmp_path / "o"
+    return subprocess.run(
+        [*SHARD, *args, "--out", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _one_line_error(r: subprocess.CompletedProcess, needle: str) -> None:
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith("shard: error: ") and needle in line, line
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--vocab", ""], "--vocab is empty: name at least one vocabulary"),
+        (["--vocab", "char", "--workers", "0"], "--workers 0: use 1 or more"),
+        (["--vocab", "bpe-32", "--seed", "-1"], "--seed -1: use a non-negative integer"),
+        (["--vocab", "bpe-70000"], "bpe-70000: the train sample supports only"),
+    ],
+)
+def test_argument_errors_are_one_line(
+    args: list[str], needle: str, ecoli_slice: Path, tmp_path: Path
+) -> None:
+    _one_line_error(_shard_cli(["--fasta", str(ecoli_slice), *args], tmp_path), needle)
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.*"))
+
+
+def _fasta(tmp_path: Path, text: str, name: str = "g.fa") -> str:
+    (tmp_path / name).write_text(text)
+    return str(tmp_path / name)
+
+
+@pytest.mark.parametrize(
+    "text, extra, needle",
+    [
+        (
+            ">a\n>b\n",
+            [],
+            "the inputs hold no sequence: every record is a header with no bases (a, b)",
+        ),
+        (">a\n" + "N" * 2000 + "\n", [], "windows were dropped for N (more than --max-n-frac 0.0"),
+        (
+            ">a\n" + "ACGT" * 500 + "\n>b\n" + "ACGT" * 500 + "\n",
+            ["--val-records", "a,b"],
+            "--val-records names every record, so none is left for training",
+        ),
+        (
+            ">a\n" + "ACGT" * 500 + "\n",
+            ["--val-fraction", "0"],
+            "--val-fraction 0 leaves no validation split",
+        ),
+        (
+            ">a\n" + "ACGT" * 100 + "\n",
+            ["--window", "512"],
+            "no train window: the longest train region is 380 bases, shorter than --window 512",
+        ),
+        (
+            ">a\n" + "ACGT" * 500 + "\n",
+            ["--window", "200"],
+            "no val window: the longest val region is 100 bases, shorter than --window 200: lower --window or raise --val-fraction",
+        ),
+    ],
+)
+def test_empty_splits_say_what_is_empty(
+    tmp_path: Path, text: str, extra: list[str], needle: str
+) -> None:
+    args = ["--fasta", _fasta(tmp_path, text), "--vocab", "char", "--window", "64", *extra]
+    _one_line_error(_shard_cli(args, tmp_path), needle)
+
+
+def test_cr_only_fasta_beside_a_good_one_keeps_its_bases(tmp_path: Path) -> None:
+    """Issue case: the CR-only file's record was dropped and the run exited 0."""
+    mac = tmp_path / "mac.fa"
+    mac.write_bytes(b">mac\r" + b"ACGTTGCA\r" * 100)
+    good = _fasta(tmp_path, ">good\n" + "GGCATTAC" * 100 + "\n", "good.fa")
+    args = ["--fasta", str(mac), good, "--vocab", "char", "--window", "64", "--val-fraction", "0.1"]
+    r = _shard_cli(args, tmp_path)
+    assert r.returncode == 0, r.stderr
+    src = {
+        s["file"]: s for s in json.loads((tmp_path / "o" / "manifest.json").read_text())["sources"]
+    }
+    assert src["mac.fa"]["bases"] == 800 and src["mac.fa"]["cr_lines"] == 101
+    assert src["mac.fa"]["empty_records"] == []
+
+
+def test_overwrite_never_replaces_a_file_or_a_foreign_directory(
+    ecoli_slice: Path, tmp_path: Path
+) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    r = _shard_cli(["--fasta", str(ecoli_slice), "--vocab", "char", "--overwrite"], tmp_path, mine)
+    _one_line_error(r, "notes.txt is an existing file, not a shard directory")
+    assert mine.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "notes.txt"
+    ]
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("x")
+    r = _shard_cli(["--fasta", str(ecoli_slice), "--vocab", "char", "--overwrite"], tmp_path, home)
+    _one_line_error(r, "non-empty directory without manifest.json, not a shard directory")
+    assert (home / "thesis.tex").read_text() == "x"
+
+
+def test_unwritable_out_is_one_line(ecoli_slice: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        r = _shard_cli(["--fasta", str(ecoli_slice), "--vocab", "char"], tmp_path, ro / "o")
+    finally:
+        ro.chmod(0o700)
+    _one_line_error(r, "is not writable here; choose another --out")
+
+
+def test_write_failures_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    """A full disk or read-only --out: one line naming the file, never a traceback."""
+    import errno
+
+    from data_prep import shard
+
+    fasta = _fasta(tmp_path, ">a\n" + "ACGT" * 500 + "\n")
+    for code, needle in ((errno.ENOSPC, "no space left on device"), (errno.EROFS, "not writable")):
+
+        def fail(*a, _code=code, **k):
+            raise OSError(_code, os.strerror(_code), str(tmp_path / ".o.partial" / "char"))
+
+        monkeypatch.setattr(shard, "_write", fail)
+        argv = ["--fasta", fasta, "--vocab", "char", "--window", "64", "--out", str(tmp_path / "o")]
+        assert shard.main([*argv, "--no-progress"]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert (
+            line.startswith(f"shard: error: {tmp_path / '.o.partial' / 'char'}: ")
+            and needle in line
+        )
+
+
+def test_a_second_sharder_on_the_same_out_fails_fast(ecoli_slice: Path, tmp_path: Path) -> None:
+    """Issue case: two sharders on one --out destroyed each other's work."""
+    out = tmp_path / "o"
+    first = subprocess.Popen(
+        [
+            *SHARD,
+            "--fasta",
+            str(ecoli_slice),
+            "--vocab",
+            "char,bpe-256",
+            "--window",
+            "64",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lock = tmp_path / ".o.lock"
+    deadline = time.monotonic() + 120
+    while not (lock.is_file() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.poll() is None, "the first sharder ended before the second could start"
+    r = _shard_cli(["--fasta", str(ecoli_slice), "--vocab", "char", "--overwrite"], tmp_path, out)
+    _one_line_error(r, f"another sharder (pid {first.pid}) is writing it")
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert verify(out)["decoded_checks"] > 0 and not lock.exists()

@@ -192,3 +192,10 @@ def test_default_list_keeps_precision_flags_only() -> None:
     assert in_default_list("flag", [ci, info])
     assert not in_default_list("flag", [ci, gc])
     assert not in_default_list("drop", [ci])
+
+
+@pytest.mark.parametrize("flag", ["--n-boot", "--jobs"])
+def test_audit_rejects_zero_counts(flag: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        audit_main(["--out", str(tmp_path / "o"), flag, "0"])
+    assert e.value.code == 2 and f"{flag} 0: use 1 or more" in capsys.readouterr().err

@@ -101,3 +101,57 @@ def test_select_tasks_curated_checks_sha256(tmp_path: Path) -> None:
         select_tasks(f"curated:{path}", tmp_path)
     with pytest.raises(BenchmarkError, match="unknown task"):
         select_tasks("src/nope", tmp_path)
+
+
+def test_every_sequence_change_is_counted(tmp_path: Path) -> None:
+    """Issue case: --iupac n, upper-casing and whitespace stripping must all be reported."""
+    path = write_split(tmp_path / "test.csv.gz", [(" ACGT", 0), ("acRY", 1), ("ACGT ", 1)])
+    split = read_split(path, "test", iupac="n")
+    assert split.sequences == ["ACGT", "ACNN", "ACGT"]
+    assert split.changes() == {"iupac_rows": 1, "lowercase_rows": 1, "stripped_rows": 2}
+
+
+def _curated(tmp_path: Path, **override) -> Path:
+    write_task(tmp_path, "src/t", {"dev": GOOD, "test": GOOD})
+    task = load_task(tmp_path, "src/t")
+    curated = {
+        "tasks": ["src/t"],
+        "sha256": {"src/t": {s: v.sha256 for s, v in task.splits.items()}},
+        "exclude_test_rows": {"src/t": [1]},
+    } | override
+    path = tmp_path / "curated.json"
+    path.write_text(json.dumps(curated))
+    return path
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"sha256": {"src/t": {}}}, r"records sha256 for splits \[\], but \['dev', 'test'\]"),
+        ({"sha256": {"src/t": {"dev": "", "test": ""}}}, "sha256 '' is not 64 hex digits"),
+        ({"sha256": {}}, "records sha256 for splits"),
+        ({"tasks": ["../../etc"]}, "task '../../etc' is not in the benchmark"),
+        ({"exclude_test_rows": {"src/x": [0]}}, "names 'src/x', which is not a listed task"),
+        ({"exclude_test_rows": {"src/t": ["0"]}}, "must be a list of row numbers"),
+        ({"tasks": "src/t"}, "no 'tasks' list"),
+    ],
+)
+def test_curated_list_is_validated(tmp_path: Path, override: dict, match: str) -> None:
+    """Issue case: an empty sha256 entry skipped the digest check."""
+    path = _curated(tmp_path, **override)
+    with pytest.raises(BenchmarkError, match=match) as e:
+        select_tasks(f"curated:{path}", tmp_path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "rows, match",
+    [([3], "test row 3 to exclude does not exist"), ([-1], "row -1"), ([1, 1], "listed twice")],
+)
+def test_excluded_rows_must_exist(tmp_path: Path, rows: list[int], match: str) -> None:
+    """Issue case: an out-of-range row was counted in test_rows_excluded but never removed."""
+    write_task(tmp_path, "src/t", {"dev": GOOD, "test": GOOD})
+    task = load_task(tmp_path, "src/t")
+    with pytest.raises(BenchmarkError, match=match):
+        task.with_test_rows_removed(np.array(rows))
+    assert len(task.with_test_rows_removed(np.array([0, 2])).test) == 1

@@ -166,3 +166,94 @@ def test_job_assignment_balances_and_is_deterministic() -> None:
     loads = [sum(c for c, o in zip(costs, owner, strict=True) if o == r) for r in (0, 1)]
     assert abs(loads[0] - loads[1]) <= 2
     assert assign(costs, 1) == [0] * 6
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--probe-cs", "abc"], "--probe-cs 'abc': give comma-separated positive numbers"),
+        (["--probe-cs", "1,-2"], "--probe-cs '1,-2'"),
+        (["--batch-size", "0"], "--batch-size 0: out of range"),
+        (["--n-boot", "0"], "--n-boot 0: out of range"),
+        (["--ft-epochs", "0"], "--ft-epochs 0: out of range"),
+    ],
+)
+def test_bad_arguments_fail_before_any_work(
+    extra: list[str], needle: str, tmp_path: Path, capsys
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        run_main(["--checkpoint", "x", "--out", str(tmp_path / "o"), *extra])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_directory_points_at_its_export(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    for sub in ("checkpoints", "model", "hf"):
+        (run / sub).mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "hf" / "config.json").write_text("{}")
+    write_task(
+        tmp_path / "b",
+        "s/t",
+        {"dev": [("ACGT", 0), ("ACGA", 1)], "test": [("ACGT", 0), ("ACGA", 1)]},
+    )
+    argv = [
+        "--checkpoint",
+        str(run),
+        "--benchmark",
+        str(tmp_path / "b"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert run_main(argv) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert (
+        line
+        == f"eval/run.py: error: {run} is a dnapt run directory, not a checkpoint: use --checkpoint {run / 'hf'}"
+    )
+
+
+def test_out_that_is_a_file_fails_before_scoring(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "report"
+    out.write_text("mine")
+    write_task(
+        tmp_path / "b",
+        "s/t",
+        {"dev": [("ACGT", 0), ("ACGA", 1)], "test": [("ACGT", 0), ("ACGA", 1)]},
+    )
+    argv = [
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--benchmark",
+        str(tmp_path / "b"),
+        "--out",
+        str(out),
+    ]
+    assert run_main(argv) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "--out" in line and "is an existing file" in line and out.read_text() == "mine"
+
+
+def test_report_counts_changed_rows(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    seqs = random_seqs(rng, 24, 30)
+    dev = [(s.lower() if i == 0 else s, i % 2) for i, s in enumerate(seqs[:12])]
+    test = [(s[:5] + "R" + s[6:] if i < 3 else s, i % 2) for i, s in enumerate(seqs[12:])]
+    write_task(tmp_path / "b", "s/t", {"dev": dev, "test": test})
+    out = tmp_path / "o"
+    argv = ["--checkpoint", str(tiny_checkpoint), "--benchmark", str(tmp_path / "b"), "--out", str(out),
+            "--iupac", "n", "--seeds", "1", "--n-boot", "50"]  # fmt: skip
+    assert run_main(argv) == 0
+    task = json.loads((out / "report.json").read_text())["tasks"]["s/t"]
+    assert task["rows_changed"]["test"] == {
+        "iupac_rows": 3,
+        "lowercase_rows": 0,
+        "stripped_rows": 0,
+    }
+    assert task["rows_changed"]["dev"]["lowercase_rows"] == 1
+    assert "test: 3 iupac rows changed" in (out / "report.md").read_text()

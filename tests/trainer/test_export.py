@@ -75,3 +75,27 @@ def test_latest_pointing_outside_the_run_is_refused(tmp_path: Path) -> None:
     (run / "checkpoints" / "latest").write_text("../../elsewhere")
     with pytest.raises(CheckpointError, match="not a checkpoint tag"):
         export_run(run)
+
+
+def test_model_card_states_the_kmer_overlap_input_format(tmp_path: Path) -> None:
+    """The card's own snippet, run against the saved tokenizer, gives dnapt's token ids; raw DNA
+    gives the single [UNK] the card warns about."""
+    import re
+
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from data_prep.vocab import build_vocab
+    from trainer.export import model_card
+
+    vocab = build_vocab("kmer6-overlap", 64)
+    vocab.tokenizer.save_pretrained(tmp_path)
+    card = model_card("kmer6-overlap", "kmer-overlap", 6, "step_00000002")
+    assert "not raw DNA" in card and "single `[UNK]`" in card
+    code = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    scope: dict = {"tokenizer": AutoTokenizer.from_pretrained(tmp_path)}
+    exec(code.replace('"ACGTACGTAC"', '"ACGTTGCAAGCT"'), scope)
+    assert scope["ids"][1:-1] == vocab.encode("ACGTTGCAAGCT").tolist()
+    raw = scope["tokenizer"]("ACGTTGCAAGCT")["input_ids"]
+    assert raw == [2, 1, 3] and np.all(np.asarray(scope["ids"]) != 1)
+    assert "the DNA sequence itself" in model_card("char", "char", 1, "step_00000002")

@@ -163,10 +163,16 @@ def test_truncated_newest_checkpoint_falls_back(small_shards: Path, tmp_path: Pa
         _plan(small_shards / "char", run, resume=str(newest.parent))
 
 
-def test_edited_latest_pointer_cannot_leave_the_run(small_shards: Path, tmp_path: Path) -> None:
+def test_edited_latest_pointer_cannot_leave_the_run(
+    small_shards: Path, tmp_path: Path, capsys
+) -> None:
     run = tmp_path / "run"
     _fake_checkpoint(run, _plan(small_shards / "char", run), steps=(2,))
     (run / "checkpoints" / "latest").write_text("../../../etc")
     with pytest.raises(ConfigError, match="not a checkpoint tag"):
         _plan(small_shards / "char", run)
     assert _plan(small_shards / "char", run, resume="auto").resume_tag == "step_00000002"
+    err = capsys.readouterr().err
+    assert (
+        "checkpoint (latest) is unusable" in err and "names '../../../etc', not a checkpoint" in err
+    )
