@@ -255,23 +255,21 @@ def spread_indices(records: list[str], n: int) -> list[int]:
     return sorted(out)
 
 
-def train_composition(shards: Shards, n_windows: int = 4096) -> np.ndarray:
+def train_composition(dataset: Any, vocab: Vocab, n_windows: int = 4096) -> np.ndarray:
     """Base frequencies (A C G T N) of the train split, from ``n_windows`` evenly spread windows.
 
     The reference a context-free model reaches: scoring hidden bases with it gives the
     "composition" bits that val BPHB must go below to show the model learned context. Add-one
-    smoothed so no base has probability 0.
+    smoothed so no base has probability 0. ``dataset`` is the train loader's own
+    ``StreamingDataset`` (random access by sample index whatever its shuffle): opening a second
+    one costs a shared-memory registration, which races with other streaming processes.
     """
-    from streaming import StreamingDataset
-
     from data_prep.vocab import base_codes
 
-    remote, local = shards.split_paths("train")
-    dataset = StreamingDataset(remote=remote, local=local, shuffle=False)
     idx = np.unique(np.linspace(0, len(dataset) - 1, min(n_windows, len(dataset))).astype(int))
     counts = np.ones(5, dtype=np.float64)
     for i in idx:
-        codes = base_codes(shards.vocab.decode_bases(np.asarray(dataset[int(i)]["input_ids"])))
+        codes = base_codes(vocab.decode_bases(np.asarray(dataset[int(i)]["input_ids"])))
         counts += np.bincount(codes, minlength=5)[:5]
     return counts / counts.sum()
 

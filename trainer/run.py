@@ -148,7 +148,7 @@ def train(plan: Plan, dist: DistInfo) -> None:
         dist.rank,
         dist.world_size,
     )
-    scorer = base_scorer(plan.shards.vocab, train_composition(plan.shards))
+    scorer = base_scorer(plan.shards.vocab, train_composition(loader.dataset, plan.shards.vocab))
     base_loss = scorer if cfg.objective == "hidden-bases" else None
 
     step = 0

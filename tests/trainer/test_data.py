@@ -177,11 +177,11 @@ def test_eval_subset_is_spread_over_the_val_split(char) -> None:
 
 
 def test_train_composition_is_the_train_split_base_frequencies(char) -> None:
-    comp = train_composition(char, n_windows=10_000)  # more than there are: every window
     from streaming import StreamingDataset
 
     remote, local = char.split_paths("train")
     ds = StreamingDataset(remote=remote, local=local, shuffle=False)
+    comp = train_composition(ds, char.vocab, n_windows=10_000)  # more than there are: all
     ids = np.concatenate([np.asarray(ds[i]["input_ids"]) for i in range(len(ds))])
     counts = np.bincount(ids - 5, minlength=5)[:5] + 1.0  # char ids 5..9 = A C G T N
     np.testing.assert_allclose(comp, counts / counts.sum(), rtol=1e-12)
