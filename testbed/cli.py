@@ -14,7 +14,7 @@ from testbed.layout import (
     TestbedError,
     layout_for,
 )
-from testbed.recipe import Recipe, RecipeError, load_recipe
+from testbed.recipe import ROOT, Recipe, RecipeError, load_recipe
 from testbed.run import Testbed
 
 
