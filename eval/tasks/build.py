@@ -80,9 +80,7 @@ def _split_rows(spec: TaskSpec, genome: Genome, regions, stats: Counter, inputs:
         for i, split in enumerate(SPLITS):
             n = round(spec.positives.count * bases[split] / total)
             rng = np.random.default_rng([spec.seed, i])
-            rows[split] = motif_implant(
-                genome, regions[split], n, spec.length, motif, rng, stats
-            )
+            rows[split] = motif_implant(genome, regions[split], n, spec.length, motif, rng, stats)
         return rows
     pos, avoid = _annotated(spec, genome, regions, stats, inputs)
     margin = spec.length if neg.margin is None else neg.margin
@@ -207,9 +205,7 @@ def build_task(
         "inputs": inputs,
         "records": {s: sorted({r.record for r in regions[s]}) for s in SPLITS},
         "regions": {s: _regions_json(regions[s]) for s in SPLITS},
-        "counts": {
-            s: {str(c): sum(r.label == c for r in rows[s]) for c in (0, 1)} for s in SPLITS
-        },
+        "counts": {s: {str(c): sum(r.label == c for r in rows[s]) for c in (0, 1)} for s in SPLITS},
         "dropped": dict(sorted(stats.items())),
         "gc": {s: _gc_summary(rows[s]) for s in SPLITS},
         "shortcut": shortcut,

@@ -80,7 +80,9 @@ def _candidates(
     for reg in regions:
         blocked = _blocked(genome, reg.record, avoid.get(reg.record, []), margin)
         if center_motif is None:
-            s = np.arange(reg.start, reg.end - length + 1, step or max(1, length // 4), dtype=np.int64)
+            s = np.arange(
+                reg.start, reg.end - length + 1, step or max(1, length // 4), dtype=np.int64
+            )
             m = rng.random(s.size) < 0.5
         else:
             k = len(center_motif)
@@ -135,7 +137,9 @@ def gc_matched(
     need = _quota(np.bincount(to_bin(pos_gc), minlength=n_bins), ratio)
     cand_bin = to_bin(gcs)
     pools = [list(rng.permutation(np.flatnonzero(cand_bin == b))) for b in range(n_bins)]
-    occupied = {name: np.zeros(genome.length(name), dtype=bool) for name in {r.record for r in regions}}
+    occupied = {
+        name: np.zeros(genome.length(name), dtype=bool) for name in {r.record for r in regions}
+    }
     names = genome.names
     rows: list[Row] = []
 
@@ -203,7 +207,9 @@ def motif_implant(
     width = counts.shape[0]
     rows = []
     for i in pick:
-        w = Window(genome.names[recs[i]], int(starts[i]), int(starts[i]) + length, "-" if minus[i] else "+")
+        w = Window(
+            genome.names[recs[i]], int(starts[i]), int(starts[i]) + length, "-" if minus[i] else "+"
+        )
         bg = dinuc_shuffle(genome.codes(w), rng)
         site = sample_instance(counts, rng)
         reverse = bool(rng.random() < 0.5)

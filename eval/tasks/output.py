@@ -33,7 +33,9 @@ def write_split(folder: Path, split: str, rows: list[Row]) -> None:
     for i, r in enumerate(rows):
         w = r.window
         csv.append(f"{to_text(r.codes)},{r.label}\n")
-        bed.append(f"{w.record}\t{w.start}\t{w.end}\t{split}:{i}\t0\t{w.strand}\t{r.label}\t{r.how}\n")
+        bed.append(
+            f"{w.record}\t{w.start}\t{w.end}\t{split}:{i}\t0\t{w.strand}\t{r.label}\t{r.how}\n"
+        )
     write_gzip(folder / f"{split}.csv.gz", "".join(csv))
     write_gzip(folder / f"{split}.bed.gz", "".join(bed))
 

@@ -149,7 +149,11 @@ def _positives(path: str, raw: dict, method: str) -> Positives:
             raise _err(path, p + "motif", "motif-implant needs a JASPAR accession or name")
         count = _typed(path, t, "count", int, p, 0)
         if count < 1:
-            raise _err(path, p + "count", "backgrounds in all (shared by the splits by their bases), an integer >= 1")
+            raise _err(
+                path,
+                p + "count",
+                "backgrounds in all (shared by the splits by their bases), an integer >= 1",
+            )
         return Positives(
             motif=motif, motifs=_typed(path, t, "motifs", str, p, "jaspar2024_core"), count=count
         )
@@ -248,7 +252,9 @@ def parse_spec(raw: dict, path: str = "<spec>") -> TaskSpec:
     _check_keys(path, raw, _TOP, "")
     name = _typed(path, raw, "name", str)
     if not name or not _NAME.match(name):
-        raise _err(path, "name", f"{name!r} must be 'group/task' (letters, digits, _ . -; no leading '.')")
+        raise _err(
+            path, "name", f"{name!r} must be 'group/task' (letters, digits, _ . -; no leading '.')"
+        )
     genome = _typed(path, raw, "genome", str)
     if not genome:
         raise _err(path, "genome", "required: a registry name or a FASTA path")

@@ -34,7 +34,11 @@ def split_regions(spec: TaskSpec, genome: Genome) -> dict[str, list[Region]]:
             size = genome.length(name)
             b1 = round(spec.split.blocks[0] * size)
             b2 = round((spec.split.blocks[0] + spec.split.blocks[1]) * size)
-            for split, lo, hi in (("train", 0, b1), ("dev", b1 + gap, b2), ("test", b2 + gap, size)):
+            for split, lo, hi in (
+                ("train", 0, b1),
+                ("dev", b1 + gap, b2),
+                ("test", b2 + gap, size),
+            ):
                 if hi - lo >= spec.length:
                     out[split].append(Region(name, lo, hi))
         return out

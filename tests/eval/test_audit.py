@@ -11,7 +11,7 @@ import pytest
 
 from eval.audit import main as audit_main
 from eval.dedup import reverse_complement
-from eval.verdict import AuditThresholds, judge, in_default_list
+from eval.verdict import AuditThresholds, in_default_list, judge
 from tests.eval.evalkit import random_seqs, write_task
 
 CLEAN = {
