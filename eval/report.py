@@ -19,12 +19,20 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 DAGGER = "†"
-BASELINES = ("majority", "gc_length_lr", "kmer_lr")
+BASELINES = ("majority", "gc_length_lr", "kmer_lr", "cnn")
 SHORT = {
     "pretraining beats from-scratch": "beats",
     "from-scratch beats pretraining": "worse",
     "no significant difference": "n.s.",
 }
+
+
+def audit_verdicts(tasks: str) -> dict[str, str]:
+    """task -> keep/flag/drop from the curated list a run was given (``curated:PATH``); empty
+    for explicit task lists, whose tasks then show "not audited"."""
+    if not tasks.startswith("curated:"):
+        return {}
+    return dict(json.loads(Path(tasks.removeprefix("curated:")).read_text()).get("verdicts", {}))
 
 
 def _f(x: float | None, digits: int = 3) -> str:
@@ -44,6 +52,7 @@ def _rows(report: dict) -> list[dict]:
             "train_split": t["train_split"],
             "model_selection": t["selection_split"] or "none",
             "note": t["note"],
+            "audit_verdict": t.get("audit_verdict", "not audited"),
         }
         for name, b in t["baselines"].items():
             rows.append(
@@ -116,7 +125,11 @@ def render_markdown(report: dict) -> str:
     for task_id, t in report["tasks"].items():
         mark = _mark(t)
         lines += [f"## {task_id}{mark}", ""]
-        notes = [f"test n = {t['n']['test']}", f"trained on `{t['train_split']}`"]
+        notes = [
+            f"audit verdict: **{t.get('audit_verdict', 'not audited')}**",
+            f"test n = {t['n']['test']}",
+            f"trained on `{t['train_split']}`",
+        ]
         if t["test_rows_excluded"]:
             notes.append(f"{t['test_rows_excluded']} leaked test rows removed by the audit")
         for split, changed in t.get("rows_changed", {}).items():
@@ -162,7 +175,9 @@ def plot(report: dict, path: Path) -> None:
                     [v["mcc_ci95"] for v in vals],
                 )
             )
-    for name in ("kmer_lr", "gc_length_lr"):
+    for name in ("cnn", "kmer_lr", "gc_length_lr"):
+        if not all(name in report["tasks"][t]["baselines"] for t in tasks):
+            continue
         vals = [report["tasks"][t]["baselines"][name] for t in tasks]
         series.append((name, [v["mcc"] for v in vals], [v["mcc_ci95"] for v in vals]))
     width = 0.8 / len(series)
@@ -198,8 +213,10 @@ def print_table(report: dict, console: Console) -> None:
         title=f"dnapt eval: {report['protocol']}, seeds {report['seeds']} (MCC, mean ± sd)"
     )
     table.add_column("task", overflow="fold")
+    table.add_column("audit")
     table.add_column("k-mer LR")
     table.add_column("GC+len LR")
+    table.add_column("CNN")
     for c in report["checkpoints"]:
         table.add_column(f"{c['name']}")
         table.add_column("scratch")
@@ -208,8 +225,10 @@ def print_table(report: dict, console: Console) -> None:
         mark = _mark(t)
         cells = [
             task_id + mark,
+            t.get("audit_verdict", "not audited"),
             _f(t["baselines"]["kmer_lr"]["mcc"]),
             _f(t["baselines"]["gc_length_lr"]["mcc"]),
+            _f(t["baselines"].get("cnn", {}).get("mcc")),
         ]
         for c in report["checkpoints"]:
             m = t["models"][c["name"]]

@@ -4,8 +4,9 @@
         --benchmark DIR --tasks curated:AUDIT_DIR/curated.json|all|t1,t2 \\
         --protocol probe|finetune --seeds 3 --out REPORT_DIR
 
-Beside every checkpoint: the audit's shortcut baselines and a from-scratch twin (same config and
-tokenizer, random init) under the same protocol, with a per-task statement of whether pretraining
+Beside every checkpoint: the audit's shortcut baselines, a one-hot CNN trained from scratch
+(eval/cnn.py), each task's audit verdict (from the curated list), and a from-scratch twin (same
+config and tokenizer, random init) under the same protocol, with a per-task statement of whether pretraining
 beats it beyond the paired bootstrap CI. The jobs (a model variant on a task, a task's baselines)
 are split over the launched processes and gathered on rank 0, which computes every number, so one
 or two processes give the same report. Writes REPORT_DIR/report.{json,md,csv,png}.
@@ -51,7 +52,7 @@ from eval.encoder import (
 )
 from eval.finetune import FinetuneConfig, build_classifier, finetune
 from eval.probe import ProbeConfig, fit_probe
-from eval.report import print_table, wide_console, write_report
+from eval.report import audit_verdicts, print_table, wide_console, write_report
 from eval.scoring import SeedRun, score_task
 
 SCHEMA_VERSION = 1
@@ -79,7 +80,7 @@ class RunConfig:
     n_boot: int = 1000
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    baselines: BaselineConfig = field(default_factory=lambda: BaselineConfig(cnn=True))
 
 
 @dataclass(frozen=True)
@@ -292,11 +293,13 @@ def assemble(
             "the probe of a frozen pretrained encoder is deterministic: its sd over seeds is 0 by "
             "construction; seeds change the from-scratch encoders"
         ]
+    verdicts = audit_verdicts(cfg.tasks)
     for ti, task in enumerate(tasks):
         entry = _task_entry(task, ti, ckpts, by_key, seeds, cfg.n_boot)
         report["tasks"][task.id] = entry | {
             "test_rows_excluded": excluded.get(task.id, 0),
             "rows_changed": {name: split.changes() for name, split in task.splits.items()},
+            "audit_verdict": verdicts.get(task.id, "not audited"),
         }
     report["run"]["job_seconds"] = {
         _job_label(j, tasks, ckpts): round(results[i]["seconds"], 2) for i, j in enumerate(jobs)

@@ -22,6 +22,7 @@ from testbed.plan import (
     plan_budget,
     shard_command,
     source_digests,
+    suite_command,
     train_command,
     verify_command,
 )
@@ -111,7 +112,12 @@ def dry_run_lines(recipe: Recipe, out: Path, shards: Path) -> list[str]:
     if recipe.analysis:
         lines += ["  # 2. vocabulary analysis"]
         lines.append("  " + shlex.join(analysis_command(recipe, shards, out / "vocab_report")))
-    lines += ["  # 3. benchmark audit", "  " + shlex.join(audit_command(recipe, out / "audit"))]
+    suite = out / "suite" if recipe.eval.suite else None
+    lines += ["  # 3. benchmark audit"]
+    if suite is not None:
+        lines.append(f"  # the task suite '{recipe.eval.suite}' is built first, once")
+        lines.append("  " + shlex.join(suite_command(recipe, suite)))
+    lines.append("  " + shlex.join(audit_command(recipe, out / "audit", suite)))
     lines.append(f"  # 4. training, {len(cells)} runs")
     if recipe.launcher.mode == "node-rank":
         lines.append(
@@ -126,7 +132,7 @@ def dry_run_lines(recipe: Recipe, out: Path, shards: Path) -> list[str]:
     ckpts = [out / "runs" / c.id / "hf" for c in cells]
     curated = out / "audit" / "curated.json"
     scores = out / "eval" / "EVAL_KEY" / "batch-1"
-    cmd, env = eval_command(recipe, ckpts, curated, scores, on_gpu())
+    cmd, env = eval_command(recipe, ckpts, curated, scores, on_gpu(), suite)
     prefix = " ".join(f"{k}={v}" for k, v in env.items())
     lines += [
         "  # 5. scoring (every run not yet scored, in one call; EVAL_KEY: hash of curated.json + protocol)"

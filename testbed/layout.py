@@ -41,6 +41,10 @@ class Layout:
         return self.out / "audit"
 
     @property
+    def suite(self) -> Path:
+        return self.out / "suite"
+
+    @property
     def runs(self) -> Path:
         return self.out / "runs"
 

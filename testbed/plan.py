@@ -366,8 +366,29 @@ def on_gpu() -> bool:
     return accel == "cuda" if accel else shutil.which("nvidia-smi") is not None
 
 
-def benchmark_path(recipe: Recipe) -> Path | None:
-    """The recipe's benchmark, else the data mirror's (what eval/audit.py would use)."""
+def suite_files(recipe: Recipe) -> list[Path]:
+    """The spec files of the recipe's suite (eval/suites/NAME/*.toml), sorted."""
+    return sorted((ROOT / "eval" / "suites" / str(recipe.eval.suite)).glob("*.toml"))
+
+
+def suite_key(recipe: Recipe) -> str:
+    """The built suite depends on its spec files' content (their genomes and annotations are
+    registry names, pinned by sha256) and on the builder's code version."""
+    return canonical_hash(
+        {"suite": recipe.eval.suite, "specs": {p.name: p.read_text() for p in suite_files(recipe)}}
+    )
+
+
+def suite_command(recipe: Recipe, out: Path) -> list[str]:
+    cmd = [*python(), str(ROOT / "eval" / "make_task.py"), "--suite", str(recipe.eval.suite)]
+    return [*cmd, "--out", str(out), "--overwrite"]
+
+
+def benchmark_path(recipe: Recipe, suite_dir: Path | None = None) -> Path | None:
+    """The built suite (``suite_dir``) when the recipe names one, else the recipe's benchmark,
+    else the data mirror's (what eval/audit.py would use)."""
+    if recipe.eval.suite is not None:
+        return suite_dir
     if recipe.eval.benchmark is not None:
         return recipe.eval.benchmark
     mirror = os.environ.get("DNAPT_DATA_MIRROR")
@@ -387,10 +408,10 @@ def analysis_key(recipe: Recipe, manifest: bytes) -> str:
 
 def audit_key(recipe: Recipe) -> str:
     e = recipe.eval
-    bench = benchmark_path(recipe)
+    bench = f"suite:{suite_key(recipe)}" if e.suite else str(benchmark_path(recipe))
     return canonical_hash(
         {
-            "benchmark": str(bench),
+            "benchmark": bench,
             "tasks": list(e.tasks),
             "dedup": e.dedup,
             "args": list(e.audit_args),
@@ -411,10 +432,10 @@ def eval_key(recipe: Recipe, curated_sha256: str) -> str:
     )
 
 
-def audit_command(recipe: Recipe, out: Path) -> list[str]:
+def audit_command(recipe: Recipe, out: Path, suite_dir: Path | None = None) -> list[str]:
     e = recipe.eval
     cmd = [*python(), str(ROOT / "eval" / "audit.py"), "--out", str(out)]
-    bench = benchmark_path(recipe)
+    bench = benchmark_path(recipe, suite_dir)
     if bench is not None:
         cmd += ["--benchmark", str(bench)]
     cmd += ["--tasks", ",".join(e.tasks) if e.tasks else "all"]
@@ -422,7 +443,12 @@ def audit_command(recipe: Recipe, out: Path) -> list[str]:
 
 
 def eval_command(
-    recipe: Recipe, checkpoints: list[Path], curated: Path, out: Path, on_gpu: bool
+    recipe: Recipe,
+    checkpoints: list[Path],
+    curated: Path,
+    out: Path,
+    on_gpu: bool,
+    suite_dir: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Score ``checkpoints`` on the curated tasks: (command, extra environment). One process runs
     ``eval/run.py`` directly; more go through ``accelerate launch`` (on CPU as gloo processes:
@@ -441,7 +467,7 @@ def eval_command(
             env["ACCELERATE_USE_CPU"] = "1"
     for ckpt in checkpoints:
         cmd += ["--checkpoint", str(ckpt)]
-    bench = benchmark_path(recipe)
+    bench = benchmark_path(recipe, suite_dir)
     if bench is not None:
         cmd += ["--benchmark", str(bench)]
     cmd += ["--tasks", f"curated:{curated}", "--protocol", e.protocol, "--seeds", str(e.seeds)]

@@ -78,6 +78,7 @@ class EvalSpec:
     nproc: int
     run_args: tuple[str, ...]
     audit_args: tuple[str, ...]
+    suite: str | None = None  # a curated task suite (eval/suites/NAME), built into RESULTS/suite
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,12 @@ def _eval(t: _Table) -> EvalSpec:
     elif not tasks or not all(isinstance(x, str) and x.count("/") == 1 for x in tasks):
         t.fail("tasks", f"must be \"all\" or a list of 'source/task' ids, got {tasks!r}")
     benchmark = t.get("benchmark", str, None)
+    suite = t.get("suite", str, None)
+    if suite is not None:
+        if benchmark is not None:
+            t.fail("suite", "a suite is its own benchmark: remove 'benchmark' or 'suite'")
+        if not sorted((ROOT / "eval" / "suites" / suite).glob("*.toml")):
+            t.fail("suite", f"'{suite}': no eval/suites/{suite}/*.toml")
     spec = EvalSpec(
         protocol=protocol,
         seeds=t.positive("seeds", 3),
@@ -393,6 +400,7 @@ def _eval(t: _Table) -> EvalSpec:
         nproc=t.positive("nproc", 1),
         run_args=t.strings("run_args", []),
         audit_args=t.strings("audit_args", []),
+        suite=suite,
     )
     t.done()
     return spec

@@ -59,6 +59,8 @@ from testbed.plan import (
     plan_budget,
     shard_command,
     source_digests,
+    suite_command,
+    suite_key,
     train_command,
     verify_command,
 )
@@ -177,7 +179,23 @@ class Testbed:
 
     # -- step 3: audit -----------------------------------------------------------------------
 
+    def ensure_suite(self) -> None:
+        """Build the recipe's task suite into RESULTS/suite once, keyed by its spec files."""
+        out = self.layout.suite
+        key = suite_key(self.recipe)
+        if read_key(out) == key:
+            self.say(f"suite: up to date ({out})")
+            self.timed("suite", True, 0.0)
+            return
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = suite_command(self.recipe, out)
+        seconds = self.step("suite", cmd, self.layout.logs / "suite.log")
+        (out / KEY_MARKER).write_text(key + "\n")
+        self.timed("suite", False, seconds)
+
     def ensure_audit(self) -> Path:
+        if self.recipe.eval.suite:
+            self.ensure_suite()
         out = self.layout.audit
         key = audit_key(self.recipe)
         curated = out / "curated.json"
@@ -187,7 +205,9 @@ class Testbed:
             return curated
         shutil.rmtree(out, ignore_errors=True)
         seconds = self.step(
-            "audit", audit_command(self.recipe, out), self.layout.logs / "audit.log"
+            "audit",
+            audit_command(self.recipe, out, self.layout.suite),
+            self.layout.logs / "audit.log",
         )
         (out / KEY_MARKER).write_text(key + "\n")
         self.timed("audit", False, seconds)
@@ -291,7 +311,7 @@ class Testbed:
             return
         batch = folder / f"batch-{len(list(folder.glob('batch-*'))) + 1}"
         ckpts = [self.run_dir(c) / "hf" for c in pending]
-        cmd, env = eval_command(self.recipe, ckpts, curated, batch, on_gpu())
+        cmd, env = eval_command(self.recipe, ckpts, curated, batch, on_gpu(), self.layout.suite)
         try:
             self.step(f"eval ({len(pending)} checkpoints)", cmd, self.layout.logs / "eval.log", env)
             split_report(batch / "report.json", pending, folder, stamps)

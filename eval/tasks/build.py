@@ -184,6 +184,29 @@ def build_task(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    try:
+        record = _finish(spec, tmp, out_root, regions, rows, stats, inputs, allow_gc_shortcut, step)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built task to be discovered
+        raise
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return record
+
+
+def _finish(
+    spec: TaskSpec,
+    tmp: Path,
+    out_root: Path,
+    regions: dict[str, list[Region]],
+    rows: dict[str, list[Row]],
+    stats: Counter,
+    inputs: dict,
+    allow_gc_shortcut: bool,
+    step: Callable[[str], None],
+) -> dict:
+    """Write the files into ``tmp``, run the shortcut check and write task.json."""
     for split in SPLITS:
         write_split(tmp, split, rows[split])
     step("shortcut check")
@@ -212,14 +235,10 @@ def build_task(
     }
     write_json(tmp / "task.json", record)
     if shortcut["gc_check"] == "FAILED":
-        shutil.rmtree(tmp)
         raise BuildError(
             f"{spec.name}: GC+length LR AUROC {shortcut['gc_length_lr_auroc']:.3f} > "
             f"{MAX_GC_AUROC} on test although negatives are gc-matched: GC still separates the "
             "classes (too few background windows in the positives' GC bins?); try a smaller "
             "negatives.margin or gc_bin, or pass --allow-gc-shortcut to keep it anyway"
         )
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
     return record

@@ -15,6 +15,7 @@ import pytest
 
 from eval.benchmark import load_task
 from eval.distributed import assign
+from eval.report import audit_verdicts
 from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main
 from tests.eval.evalkit import free_port, random_seqs, write_task
@@ -47,7 +48,9 @@ def test_probe_report_schema(probe_report: Path) -> None:
     assert set(report["tasks"]) == set(REAL.split(","))
     assert report["tasks"]["UCI/splice_junction"]["classes"] == [0, 1, 2]
     for task in report["tasks"].values():
-        assert set(task["baselines"]) == {"majority", "gc_length_lr", "kmer_lr"}
+        assert set(task["baselines"]) == {"majority", "gc_length_lr", "kmer_lr", "cnn"}
+        assert task["baselines"]["cnn"]["params"]["selected_on"] == "dev"
+        assert task["audit_verdict"] == "not audited"
         assert task["train_split"] == "train" and task["selection_split"] == "dev"
         model = task["models"]["tinyrun0"]
         assert set(model) == {"pretrained", "scratch", "truncated"}
@@ -147,6 +150,7 @@ def test_curated_repairs_are_applied(tiny_checkpoint: Path, tmp_path: Path) -> N
         "tasks": ["s/t"],
         "sha256": {"s/t": {k: v.sha256 for k, v in task.splits.items()}},
         "exclude_test_rows": {"s/t": [0, 5]},
+        "verdicts": {"s/t": "keep"},
     }))  # fmt: skip
     cfg = RunConfig(
         checkpoints=(str(tiny_checkpoint),),
@@ -157,6 +161,7 @@ def test_curated_repairs_are_applied(tiny_checkpoint: Path, tmp_path: Path) -> N
     tasks, excluded, ckpts = load_inputs(cfg)
     assert excluded == {"s/t": 2} and len(tasks[0].test) == 18
     assert tasks[0].test.sequences[0] == seqs[11]
+    assert audit_verdicts(cfg.tasks) == {"s/t": "keep"} and audit_verdicts("s/t") == {}
 
 
 def test_job_assignment_balances_and_is_deterministic() -> None:

@@ -19,7 +19,10 @@ def test_a_recipe_name_resolves_to_the_checkout_recipes(tmp_path: Path, monkeypa
 
 
 def test_unknown_name_lists_the_known_ones(tmp_path: Path, capsys) -> None:
-    with pytest.raises(RecipeError, match=r"nope: no such recipe file.*known: demo, findings, findings-gpu, paper, smoke"):
+    with pytest.raises(
+        RecipeError,
+        match=r"nope: no such recipe file.*known: demo, findings, findings-gpu, paper, smoke",
+    ):
         recipe_path("nope")
     assert main(["nope", "--dry-run"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()

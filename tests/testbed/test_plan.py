@@ -245,3 +245,24 @@ def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
     cmd, env = eval_command(two, [tmp_path / "hf"], tmp_path / "c.json", tmp_path / "o", False)
     assert env == {"ACCELERATE_USE_CPU": "1"} and "--cpu" not in cmd
     assert cmd[cmd.index("--num_processes") + 1] == "2"
+
+
+def test_suite_step_builds_once_and_feeds_audit_and_scoring(tmp_path: Path, monkeypatch) -> None:
+    from eval.audit import parse_args as audit_args
+    from eval.make_task import parse_args as make_args
+    from eval.run import parse_args as run_args
+    from testbed import plan
+
+    r = recipe("demo")
+    assert r.eval.suite == "core"
+    suite = tmp_path / "suite"
+    made = make_args(plan.suite_command(r, suite)[2:])
+    assert made.suite == "core" and made.out == str(suite) and made.overwrite
+    args, _ = audit_args(audit_command(r, tmp_path / "a", suite)[2:])
+    assert args.benchmark == str(suite)
+    cmd, _ = eval_command(r, [tmp_path / "hf"], tmp_path / "c.json", tmp_path / "o", False, suite)
+    assert run_args(cmd[cmd.index("--checkpoint") :]).benchmark == str(suite)
+    key = plan.audit_key(r)
+    assert plan.suite_key(r) == plan.suite_key(r) and plan.audit_key(r) == key
+    monkeypatch.setattr(plan, "suite_key", lambda _r: "edited spec")
+    assert plan.audit_key(r) != key  # a changed suite re-runs the audit

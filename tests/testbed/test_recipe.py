@@ -110,6 +110,12 @@ CASES = [
     ),
     ("bases = 40960", 'bases = 40960\n[eval]\nprotocol = "zero-shot"', "[eval] protocol"),
     ("bases = 40960", 'bases = 40960\n[eval]\ntasks = ["splice"]', "[eval] tasks"),
+    ("bases = 40960", 'bases = 40960\n[eval]\nsuite = "nope"', "[eval] suite: 'nope'"),
+    (
+        "bases = 40960",
+        'bases = 40960\n[eval]\nsuite = "core"\nbenchmark = "x"',
+        "[eval] suite: a suite is its own benchmark",
+    ),
     ("bases = 40960", 'bases = 40960\n[launcher]\nmode = "ssh"', "[launcher] mode"),
     ("bases = 40960", 'bases = 40960\n[launcher]\nmode = "hostfile"', "[launcher] hostfile"),
     ("bases = 40960", "bases = 40960\n[launcher]\nnnodes = 2", "[launcher] nnodes"),

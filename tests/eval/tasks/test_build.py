@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from eval.baselines import gc_length_features
-from eval.tasks.build import _deduplicate, build_task
+from eval.tasks.build import BuildError, _deduplicate, build_task
 from eval.tasks.genome import Window, load_genome
 from eval.tasks.negatives import Row
 from eval.tasks.spec import SpecError, parse_spec
@@ -126,3 +126,17 @@ def test_reverse_complement_duplicates_across_splits_removed():
         "rc_or_exact_duplicates_dev_of_earlier_split": 1,
         "rc_or_exact_duplicates_test_of_earlier_split": 1,
     }
+
+
+def test_failed_gc_check_stops_the_build_unless_overridden(toy, tmp_path, monkeypatch):
+    from eval.tasks import build
+
+    real = build.shortcut_check
+    monkeypatch.setattr(build, "shortcut_check", lambda t: real(t) | {"gc_length_lr_auroc": 0.7})
+    spec = parse_spec(toy_spec(toy), "toy.toml")
+    with pytest.raises(BuildError, match=r"toy/site: GC\+length LR AUROC 0.700 > 0.6"):
+        build_task(spec, tmp_path)
+    assert not (tmp_path / "toy").exists() or not any((tmp_path / "toy").iterdir())
+    record = build_task(spec, tmp_path, allow_gc_shortcut=True)
+    assert record["shortcut"]["gc_check"] == "FAILED, overridden by --allow-gc-shortcut"
+    assert (tmp_path / "toy/site/task.json").is_file()

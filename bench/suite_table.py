@@ -1,0 +1,62 @@
+"""The core suite's table: build it, audit it, train the CNN baseline on each task.
+
+    OMP_NUM_THREADS=1 python bench/suite_table.py --out DIR
+
+Prints a Markdown table (task, rows per split, GC+len AUROC, k-mer AUROC, CNN MCC, audit verdict)
+and the build time; DIR gets bench/ (the tasks) and audit/.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import json
+import time
+
+import torch
+
+from eval.audit import main as audit_main
+from eval.baselines import BaselineConfig, run_baselines
+from eval.benchmark import load_task
+from eval.make_task import main as make_main
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    out = Path(a.out)
+    t0 = time.perf_counter()
+    assert make_main(["--suite", "core", "--out", str(out / "bench"), "--overwrite"]) == 0
+    build_s = time.perf_counter() - t0
+    assert audit_main(["--benchmark", str(out / "bench"), "--out", str(out / "audit")]) == 0
+    audit = {r["task"]: r for r in json.loads((out / "audit/audit.json").read_text())["tasks"]}
+    lines = [
+        "| task | rows train/dev/test | GC+len AUROC | k-mer AUROC | CNN MCC | audit verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task_id, rec in audit.items():
+        info = json.loads((out / "bench" / task_id / "task.json").read_text())
+        sc = info["shortcut"]
+        rows = "/".join(str(sum(info["counts"][s].values())) for s in ("train", "dev", "test"))
+        cnn = run_baselines(
+            load_task(out / "bench", task_id), BaselineConfig(kmer_ks=(4,), cnn=True)
+        )["cnn"]
+        reasons = ", ".join(r["check"] for r in rec["reasons"] if r["severity"] != "info")
+        verdict = rec["verdict"] + (f" ({reasons})" if reasons else "")
+        lines.append(
+            f"| {task_id} | {rows} | {sc['gc_length_lr_auroc']:.3f} | {sc['kmer_lr_auroc']:.3f} "
+            f"(k={sc['kmer_k']}) | {cnn.metrics['mcc']:.3f} | {verdict} |"
+        )
+    print("\n".join(lines))
+    print(f"suite build: {build_s:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
