@@ -132,7 +132,11 @@ def _lone_cr_to_lf(blocks: Iterator[bytes], st: FileStats) -> Iterator[bytes]:
     ``cr_lines``). Without this a CR-only file is one long header line and its bases vanish."""
     pending = b""
     for block in blocks:
-        block, pending = pending + block, b""
+        if pending:
+            block, pending = pending + block, b""
+        if b"\r" not in block:  # the common case: one memchr, no copy
+            yield block
+            continue
         if block.endswith(b"\r"):  # its LF, if any, starts the next block
             block, pending = block[:-1], b"\r"
         if block.count(b"\r") != block.count(b"\r\n"):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from data_prep.manifest import seal
@@ -93,3 +94,59 @@ def test_symlink_out_of_the_directory_is_refused(own_fasta_shards: Path, tmp_pat
     (own_fasta_shards / "char" / "tokenizer").symlink_to(outside)
     with pytest.raises(VerifyError, match="resolves outside"):
         verify(own_fasta_shards)
+
+
+class _Payload:
+    """Pickles to a call that creates ``marker``: what a crafted ``pkl`` column would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _craft_pickle_split(shards: Path, marker: Path) -> None:
+    """Replace char/val with an MDS split whose ``record`` column is ``pkl``, and re-seal the
+    manifest with the new file hashes: what a malicious shard provider would ship."""
+    from streaming import MDSWriter
+
+    from data_prep.fasta import sha256_file
+
+    val = shards / "char" / "val"
+    shutil.rmtree(val)
+    cols = {
+        "input_ids": "ndarray:uint16",
+        "record": "pkl",
+        "start": "int",
+        "repeat_frac": "float32",
+    }
+    with MDSWriter(out=str(val), columns=cols, compression="zstd") as w:
+        w.write({"input_ids": np.arange(64, dtype=np.uint16) % 5 + 5, "record": _Payload(marker),
+                 "start": 0, "repeat_frac": 0.0})  # fmt: skip
+    path = shards / "manifest.json"
+    manifest = json.loads(path.read_text())
+    files = manifest["vocabs"]["char"]["files"]
+    for rel in [f for f in files if f.startswith("val/")]:
+        files.pop(rel)
+    for p in sorted(val.iterdir()):
+        files[f"val/{p.name}"] = sha256_file(p)
+    path.write_text(json.dumps(seal(manifest)))
+
+
+def test_pickle_shard_is_refused_by_verify_and_the_report(
+    own_fasta_shards: Path, tmp_path: Path
+) -> None:
+    """Issue case: `shard.py verify` and `analyze_vocab.py` ran code from a crafted pkl column."""
+    marker = tmp_path / "pwned"
+    _craft_pickle_split(own_fasta_shards, marker)
+    with pytest.raises(VerifyError, match="val/index.json: shard 0: columns .* refusing"):
+        verify(own_fasta_shards)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "data_prep" / "analyze_vocab.py"), "--data",
+         str(own_fasta_shards), "--no-benchmark", "--out", str(tmp_path / "rep")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "refusing to decode them" in r.stderr.strip().splitlines()[-1]
+    assert not marker.exists()
