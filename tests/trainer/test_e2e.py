@@ -251,7 +251,12 @@ def test_export_loads_in_plain_transformers(reference: Path, ecoli_char: Path) -
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"ids": [2, 5, 6, 7, 8, 9, 3], "ours": [], "cls": "BertForMaskedLM"}
     final_val = metrics(reference, "val")[-1]["val_loss"]
-    assert plain_val_loss(hf, ecoli_char) == pytest.approx(final_val, rel=1e-5)
+    # The run validates in its own precision, the export in fp32: with bf16 on (native-bf16 CPUs,
+    # "auto") the two differed by 2e-4 to 3.4e-4 relative (STACK_NOTES), so allow 1e-3 there;
+    # a val subset that differs between 2 ranks and 1 process (2e-3 to 6e-3) still fails.
+    bf16 = json.loads((reference / "config.json").read_text())["ds_config"]["bf16"]["enabled"]
+    rel = 1e-3 if bf16 else 1e-5
+    assert plain_val_loss(hf, ecoli_char) == pytest.approx(final_val, rel=rel)
 
 
 def test_zero3_remote_data_checkpoint_consolidates_on_export(
