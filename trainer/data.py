@@ -255,6 +255,17 @@ def spread_indices(records: list[str], n: int) -> list[int]:
     return sorted(out)
 
 
+def eval_subset(dataset: Any, n_samples: int) -> list[int]:
+    """``spread_indices`` over every window of a val ``StreamingDataset``.
+
+    Over ``num_samples`` (the whole split), not ``len(dataset)``: under several ranks streaming's
+    ``len`` is one rank's share, which would spread the subset over the first part of the split
+    only (and differ from a one-process evaluation of the same run).
+    """
+    records = [dataset[i]["record"] for i in range(dataset.num_samples)]
+    return spread_indices(records, n_samples)
+
+
 def train_composition(dataset: Any, vocab: Vocab, n_windows: int = 4096) -> np.ndarray:
     """Base frequencies (A C G T N) of the train split, from ``n_windows`` evenly spread windows.
 
@@ -262,11 +273,13 @@ def train_composition(dataset: Any, vocab: Vocab, n_windows: int = 4096) -> np.n
     "composition" bits that val BPHB must go below to show the model learned context. Add-one
     smoothed so no base has probability 0. ``dataset`` is the train loader's own
     ``StreamingDataset`` (random access by sample index whatever its shuffle): opening a second
-    one costs a shared-memory registration, which races with other streaming processes.
+    one costs a shared-memory registration, which races with other streaming processes. Its
+    ``num_samples`` is the whole split; ``len()`` is this rank's share, so it must not be used.
     """
     from data_prep.vocab import base_codes
 
-    idx = np.unique(np.linspace(0, len(dataset) - 1, min(n_windows, len(dataset))).astype(int))
+    total = dataset.num_samples
+    idx = np.unique(np.linspace(0, total - 1, min(n_windows, total)).astype(int))
     counts = np.ones(5, dtype=np.float64)
     for i in idx:
         codes = base_codes(vocab.decode_bases(np.asarray(dataset[int(i)]["input_ids"])))
@@ -297,7 +310,7 @@ def build_eval_batches(
 
     remote, local = shards.split_paths("val")
     dataset = StreamingDataset(remote=remote, local=local, shuffle=False)
-    chosen = spread_indices([dataset[i]["record"] for i in range(len(dataset))], n_samples)
+    chosen = eval_subset(dataset, n_samples)
     n = len(chosen)
     if n < world:
         raise RuntimeError(

@@ -17,6 +17,7 @@ from trainer.data import (
     build_eval_batches,
     build_train_loader,
     encode_windows,
+    eval_subset,
     set_streaming_local_world_size,
     spread_indices,
     train_composition,
@@ -186,3 +187,30 @@ def test_train_composition_is_the_train_split_base_frequencies(char) -> None:
     counts = np.bincount(ids - 5, minlength=5)[:5] + 1.0  # char ids 5..9 = A C G T N
     np.testing.assert_allclose(comp, counts / counts.sum(), rtol=1e-12)
     assert comp.sum() == pytest.approx(1.0)
+
+
+class RankShare:
+    """A StreamingDataset as rank 0 of 2 sees it: ``len`` is its share, indices reach them all."""
+
+    def __init__(self, records: list[str]) -> None:
+        self.records = records
+        self.num_samples = len(records)
+        self.read: set[int] = set()
+
+    def __len__(self) -> int:
+        return (self.num_samples + 1) // 2
+
+    def __getitem__(self, i: int) -> dict:
+        self.read.add(i)
+        base = 5 + ["ecoli", "yeast"].index(self.records[i])  # ecoli windows all A, yeast all C
+        return {"record": self.records[i], "input_ids": np.full(4, base, dtype=np.uint16)}
+
+
+def test_subsets_span_the_whole_split_under_several_ranks(char) -> None:
+    # E. coli stored first: a subset over the first half (len) would be all E. coli
+    ds = RankShare(["ecoli"] * 60 + ["yeast"] * 140)
+    picked = eval_subset(ds, 20)
+    assert sum(ds.records[i] == "yeast" for i in picked) == 14
+    comp = train_composition(ds, char.vocab, n_windows=200)
+    assert max(ds.read) == 199
+    np.testing.assert_allclose(comp, np.array([241, 561, 1, 1, 1]) / 805)

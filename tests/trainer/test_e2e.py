@@ -121,11 +121,12 @@ def val_loss_rel_tol(run_dir: Path) -> float:
 
     ``bf16.enabled: "auto"`` turns bf16 on where the CPU has native bf16 (AVX512-BF16/AMX), off
     elsewhere; the run's resolved config says which. fp32 against fp32 differs only by summation
-    order (1e-5); a bf16 forward pass rounds every activation to an 8-bit mantissa, so its loss
-    agrees with the fp32 one only to bf16's unit roundoff, 2**-8 (measured: 3e-5 to 3.4e-4).
+    order (1e-5); a bf16 forward pass rounds every activation to an 8-bit mantissa, and measured
+    differences were 3e-5 to 3.6e-4 relative, so bf16 gets 1e-3: still below what a wrong val
+    subset gives (2 ranks vs 1 process covering different windows: 2e-3 to 6e-3).
     """
     resolved = json.loads((run_dir / "config.json").read_text())["ds_config"]
-    return 2.0**-8 if resolved.get("bf16", {}).get("enabled") is True else 1e-5
+    return 1e-3 if resolved.get("bf16", {}).get("enabled") is True else 1e-5
 
 
 def plain_val_loss(hf: Path, data: Path, n: int = 64) -> float:
@@ -263,8 +264,9 @@ def test_export_loads_in_plain_transformers(reference: Path, ecoli_char: Path) -
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"ids": [2, 5, 6, 7, 8, 9, 3], "ours": [], "cls": "BertForMaskedLM"}
     final_val = metrics(reference, "val")[-1]["val_loss"]
-    tol = val_loss_rel_tol(reference)
-    assert plain_val_loss(hf, ecoli_char) == pytest.approx(final_val, rel=tol)
+    assert plain_val_loss(hf, ecoli_char) == pytest.approx(
+        final_val, rel=val_loss_rel_tol(reference)
+    )
 
 
 def test_zero3_remote_data_checkpoint_consolidates_on_export(
