@@ -32,6 +32,7 @@ from data_prep.sources import DEMO_CORPUS, SourceError, resolve
 from data_prep.vocab import (
     BASES_ARRAY,
     UNK_ID,
+    Packed,
     Vocab,
     VocabError,
     VocabSpec,
@@ -102,8 +103,10 @@ def _bpe_texts(paths: list[Path], cfg: ShardConfig) -> list[str]:
         for rw in record_windows(rec, cfg.windows, counts):
             if rw.split != "train":
                 continue
-            for row in rw.codes:
-                text = BASES_ARRAY[row].tobytes().decode()
+            width = rw.codes.shape[1]
+            block = BASES_ARRAY[rw.codes].tobytes().decode()  # one decode, sliced per window
+            for at in range(0, len(block), width):
+                text = block[at : at + width]
                 if len(sample) < cap:
                     sample.append(text)
                 else:
@@ -123,9 +126,9 @@ def _init_worker(vocab_dirs: list[str]) -> None:
     _WORKER_VOCABS[:] = [load_vocab(d) for d in vocab_dirs]
 
 
-def _encode_job(codes: np.ndarray) -> list[list[np.ndarray]]:
+def _encode_job(codes: np.ndarray) -> list[Packed]:
     """Encode one chunk of windows ([n, window] base codes) in every vocabulary."""
-    return [v.encode_windows(codes) for v in _WORKER_VOCABS]
+    return [v.encode_packed(codes) for v in _WORKER_VOCABS]
 
 
 def _chunks(paths: list[Path], stats: list[FileStats], cfg: ShardConfig, counts) -> Iterator:
@@ -213,17 +216,13 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
     jobs = _chunks(paths, stats, cfg, counts)
     try:
         for rw, encoded in _run_jobs(jobs, cfg.workers, vocab_dirs):
-            for v, ids_list in zip(vocabs, encoded, strict=True):
+            for v, packed in zip(vocabs, encoded, strict=True):
                 key = (v.name, rw.split)
-                sinks[key].write_many(ids_list, rw.record, rw.starts, rw.repeat_frac)
-                lengths = [ids.size for ids in ids_list]
-                tokens[key] += sum(lengths)
-                unk[key] += sum(int(np.count_nonzero(ids == UNK_ID)) for ids in ids_list)
-                max_tokens[v.name] = max(max_tokens[v.name], *lengths)
-            written = sum(
-                sum(ids.size for ids in e) * v.dtype.itemsize
-                for v, e in zip(vocabs, encoded, strict=True)
-            )
+                sinks[key].write_packed(packed, rw.record, rw.starts, rw.repeat_frac)
+                tokens[key] += packed.ids.size
+                unk[key] += int(np.count_nonzero(packed.ids == UNK_ID))
+                max_tokens[v.name] = max(max_tokens[v.name], int(packed.lengths().max()))
+            written = sum(p.ids.nbytes for p in encoded)
             progress.update(
                 rw.starts.size,
                 rw.starts.size * cfg.windows.window,

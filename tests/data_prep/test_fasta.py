@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from data_prep import fasta as fasta_mod
 from data_prep.fasta import FastaError, FileStats, read_fasta
 from data_prep.sources import resolve
 
@@ -117,3 +118,52 @@ def test_fuzz_never_a_traceback(tmp_path: Path, parts: list[bytes], gz: bool) ->
         assert r.codes.size > 0 and r.codes.max() <= 4
         assert r.lower.size == r.codes.size
     assert st.records == len(recs)
+
+
+def _exact_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every byte look invalid to the translate fast path, so each block takes the exact
+    numpy path (which then accepts the valid ones): the reference the fast path must equal."""
+    monkeypatch.setattr(fasta_mod, "_CODE_T", bytes([255]) * 256)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from([b">r1", b">r2 x", b">r3", b"ACGT", b"acgtn", b"RYKMnN", b"", b"GATTACA"]),
+        max_size=14,
+    ),
+)
+def test_fast_path_equals_exact_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]
+) -> None:
+    """Records, soft-mask, IUPAC/N/blank-line counts and errors are the same on both paths."""
+    path = _write(tmp_path, b"\n".join(parts) + b"\n", "f.fa")
+
+    def outcome() -> object:
+        try:
+            recs, stats = _read(path)
+        except FastaError as e:
+            return str(e)
+        rows = [(r.name, r.codes.tolist(), r.lower.tolist(), r.iupac, r.header_line) for r in recs]
+        return rows, vars(stats)
+
+    fast = outcome()
+    with monkeypatch.context() as m:
+        _exact_path_only(m)
+        exact = outcome()
+    assert fast == exact
+
+
+def test_fast_path_equals_exact_path_on_real_genomes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The soft-masked, N-rich, BGZF human slice (with its trailing blank line) on both paths."""
+    path = resolve("hg38_chr2_slice")
+    fast_st, exact_st = FileStats(str(path)), FileStats(str(path))
+    fast = list(read_fasta(path, fast_st))
+    _exact_path_only(monkeypatch)
+    exact = list(read_fasta(path, exact_st))
+    assert vars(fast_st) == vars(exact_st) and fast_st.blank_lines == 1
+    for a, b in zip(fast, exact, strict=True):
+        assert np.array_equal(a.codes, b.codes) and np.array_equal(a.lower, b.lower)
+        assert a.codes.flags.writeable
