@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast
+
+if TYPE_CHECKING:  # transformers costs seconds to import: only where a tokenizer is built/loaded
+    from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
@@ -163,6 +166,8 @@ def train_bpe(spec: VocabSpec, texts: Iterable[str]) -> Tokenizer:
 
 
 def _finish(tok: Tokenizer, spec: VocabSpec, max_tokens: int) -> PreTrainedTokenizerFast:
+    from transformers import PreTrainedTokenizerFast
+
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
@@ -203,6 +208,8 @@ def load_vocab(path: str | Path) -> Vocab:
             break
     else:
         raise VocabError(f"{path}: no tokenizer.json here or in {path / 'tokenizer'}")
+    from transformers import PreTrainedTokenizerFast
+
     tok = PreTrainedTokenizerFast.from_pretrained(str(cand))
     meta = tok.init_kwargs.get("dnapt_vocab")
     if not meta:

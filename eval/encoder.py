@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
-from transformers import logging as hf_logging
 
 from data_prep.vocab import VocabError, load_vocab
+
+if TYPE_CHECKING:  # torch and transformers load when a checkpoint does, not at import
+    import torch
+    from transformers import PretrainedConfig
 
 LENGTH_POLICY = "truncate"
 POOLINGS = ("mean", "cls")
@@ -68,6 +70,9 @@ def checkpoint_name(path: Path) -> str:
 
 def load_checkpoint(path: str | Path, max_length: int | None = None) -> Checkpoint:
     """Tokenizer + config of a checkpoint dir; ``max_length`` overrides the model's limit."""
+    from transformers import AutoConfig, AutoTokenizer
+    from transformers import logging as hf_logging
+
     path = Path(path)
     if not (path / "config.json").is_file():
         raise CheckpointError(f"{path}: no config.json (not a Hugging Face checkpoint dir)")
@@ -99,6 +104,9 @@ def build_encoder(ckpt: Checkpoint, init: str, seed: int) -> torch.nn.Module:
 
     ``scratch`` seeds torch first, so seed s always gives the same random encoder.
     """
+    import torch
+    from transformers import AutoModel
+
     torch.manual_seed(seed)
     if init == "pretrained":
         model = AutoModel.from_pretrained(ckpt.path, trust_remote_code=False)
@@ -154,6 +162,8 @@ def collate(
     ids: list[list[int]], rows: np.ndarray, pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ``input_ids`` and ``attention_mask`` for the given rows."""
+    import torch
+
     width = max(len(ids[r]) for r in rows)
     x = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -173,6 +183,8 @@ def embed(
 ) -> np.ndarray:
     """``[n, hidden]`` float32 embeddings: mean over content tokens (specials and padding
     excluded) or the first token's state; bf16 autocast on GPU, fp32 on CPU."""
+    import torch
+
     device = next(model.parameters()).device
     prefix, suffix = ckpt.special_layout
     pad_id = ckpt.tokenizer.pad_token_id if ckpt.tokenizer.pad_token_id is not None else 0

@@ -37,7 +37,6 @@ from eval.benchmark import (
     resolve_benchmark,
     select_tasks,
 )
-from eval.distributed import Workers
 from eval.encoder import (
     LENGTH_POLICY,
     POOLINGS,
@@ -462,6 +461,8 @@ def load_inputs(cfg: RunConfig) -> tuple[list[Task], dict[str, int], list[Checkp
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from eval.distributed import Workers  # torch + accelerate: only once the arguments parse
+
     workers = Workers()
     console = Console(stderr=True, quiet=not workers.is_main)
     t0 = time.perf_counter()

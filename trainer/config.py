@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.masking import MaskingConfig, add_masking_args, masking_config_from_args
+from trainer.masking_config import MaskingConfig, add_masking_args, masking_config_from_args
 
 
 class ConfigError(ValueError):
