@@ -2,6 +2,7 @@
 
     python data_prep/shard.py [--fasta F.fa[.gz] ...] --out DIR [--vocab char,kmer6-overlap,...]
     python data_prep/shard.py verify DIR
+    python data_prep/shard.py --out s3://bucket/prefix [--local DIR] ...   (also gs://, oci://, ...)
 
 Every vocabulary gets exactly the same base windows, in the same order. The output is
 deterministic: the same inputs and seed give byte-identical shards and manifest (timestamps aside)
@@ -28,6 +29,13 @@ import numpy as np
 
 from data_prep import __version__
 from data_prep.fasta import FastaError, FileStats, read_fasta, sha256_file
+from data_prep.remote import (
+    RemoteError,
+    default_local_dir,
+    is_remote,
+    remote_has_manifest,
+    upload_dir,
+)
 from data_prep.sources import DEMO_CORPUS, SourceError, resolve
 from data_prep.vocab import (
     BASES_ARRAY,
@@ -64,6 +72,7 @@ class ShardConfig:
     bpe_train_bases: int = 8_000_000
     chunk_windows: int = 512
     progress: bool = True
+    remote: str | None = None  # object-storage URI the finished ``out`` is uploaded to
 
     def params(self) -> dict:
         """The parameters that define the data (not how fast it was made: workers, progress)."""
@@ -176,6 +185,11 @@ def run_shard(cfg: ShardConfig) -> dict:
     out = cfg.out
     if out.exists() and not cfg.overwrite:
         raise ShardError(f"{out} exists: pass --overwrite to replace it, or choose another --out")
+    if cfg.remote and not cfg.overwrite and remote_has_manifest(cfg.remote):
+        raise ShardError(
+            f"{cfg.remote} already holds a dataset: pass --overwrite to replace it, or choose "
+            "another --out"
+        )
     paths = [resolve(i) for i in cfg.inputs]
     tmp = out.parent / f".{out.name}.partial"
     if tmp.exists():
@@ -188,6 +202,8 @@ def run_shard(cfg: ShardConfig) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves nothing behind
         raise
     _commit(tmp, out)
+    if cfg.remote:
+        upload_dir(out, cfg.remote)  # shards, indexes, tokenizers, then manifest.json last
     return manifest
 
 
@@ -415,8 +431,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         required=True,
+        help="output directory (must not exist unless --overwrite), or an object-storage URI "
+        "(s3://, gs://, oci://, azure://, hf://, file:///abs/dir): written locally, then uploaded "
+        "with manifest.json last",
+    )
+    p.add_argument(
+        "--local",
         type=Path,
-        help="output directory (must not exist unless --overwrite)",
+        default=None,
+        help="with a remote --out: keep the local copy here (default: a temporary directory, "
+        "removed after the upload)",
     )
     p.add_argument(
         "--vocab",
@@ -497,8 +521,13 @@ def config_from_args(a: argparse.Namespace) -> ShardConfig:
         )
     except ValueError as e:
         raise ShardError(str(e)) from None
+    remote = a.out if is_remote(a.out) else None
+    if a.local is not None and remote is None:
+        raise ShardError("--local only applies to a remote --out (s3://, gs://, file://, ...)")
+    local = (a.local or default_local_dir(a.out)) if remote else Path(a.out)
     return ShardConfig(
-        out=a.out,
+        out=local,
+        remote=remote,
         # Paths are stored absolute so `verify` can find the sources from any directory.
         inputs=[str(Path(f).resolve()) if Path(f).is_file() else f for f in a.fasta]
         if a.fasta
@@ -522,14 +551,20 @@ def main(argv: list[str] | None = None) -> int:
 
         return verify_main(argv[1:])
     args = build_parser().parse_args(argv)
+    cfg = None
     try:
         cfg = config_from_args(args)
         manifest = run_shard(cfg)
-    except (ShardError, FastaError, SourceError, VocabError) as e:
+        if cfg.progress:
+            print_summary(manifest, cfg.out)
+            if cfg.remote:
+                print(f"uploaded to {cfg.remote}")
+    except (ShardError, FastaError, SourceError, VocabError, RemoteError) as e:
         print(f"shard: error: {e}", file=sys.stderr)
         return 2
-    if cfg.progress:
-        print_summary(manifest, cfg.out)
+    finally:
+        if cfg is not None and cfg.remote and args.local is None:
+            shutil.rmtree(cfg.out.parent, ignore_errors=True)  # the temporary staging copy
     return 0
 
 

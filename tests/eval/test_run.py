@@ -24,10 +24,14 @@ REAL = "UCI/ecoli_promoters,UCI/splice_junction"  # binary and 3-class
 METRICS = {"mcc", "accuracy", "macro_f1", "auroc"}
 
 
-def _probe_argv(ckpt: Path, bench: Path, out: Path, tasks: str = REAL) -> list[str]:
+def _probe_argv(
+    ckpt: Path, bench: Path, out: Path, tasks: str = REAL, cache: str = "--no-cache"
+) -> list[str]:
+    """Probe arguments; no embeddings cache unless asked, so every run really computes."""
     return [
         "--checkpoint", str(ckpt), "--benchmark", str(bench), "--tasks", tasks,
         "--protocol", "probe", "--seeds", "2", "--out", str(out), "--n-boot", "300",
+        *cache.split(),
     ]  # fmt: skip
 
 
@@ -166,3 +170,29 @@ def test_job_assignment_balances_and_is_deterministic() -> None:
     loads = [sum(c for c, o in zip(costs, owner, strict=True) if o == r) for r in (0, 1)]
     assert abs(loads[0] - loads[1]) <= 2
     assert assign(costs, 1) == [0] * 6
+
+
+def test_rescore_from_cache_loads_no_model_and_matches(
+    tiny_checkpoint: Path, benchmark_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second probe of the same checkpoint reads every embedding from the cache (no encoder
+    is built at all) and gives the same report; a changed checkpoint misses."""
+    import eval.run as run_mod
+
+    cache = f"--cache-dir {tmp_path / 'cache'}"
+    task = "UCI/ecoli_promoters"
+    first = tmp_path / "first"
+    assert run_main(_probe_argv(tiny_checkpoint, benchmark_dir, first, task, cache)) == 0
+    assert list((tmp_path / "cache").rglob("*.npz"))
+
+    def no_model(*a, **k):
+        raise AssertionError("the cache should have made building an encoder unnecessary")
+
+    monkeypatch.setattr(run_mod, "build_encoder", no_model)
+    second = tmp_path / "second"
+    assert run_main(_probe_argv(tiny_checkpoint, benchmark_dir, second, task, cache)) == 0
+    one = json.loads((first / "report.json").read_text())
+    two = json.loads((second / "report.json").read_text())
+    assert one["tasks"] == two["tasks"]
+    with pytest.raises(AssertionError, match="cache should have"):
+        run_main(_probe_argv(tiny_checkpoint, benchmark_dir, tmp_path / "x", task, "--no-cache"))
