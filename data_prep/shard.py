@@ -45,7 +45,7 @@ from data_prep.vocab import (
     VocabError,
     VocabSpec,
     build_vocab,
-    load_vocab,
+    load_encoder,
 )
 from data_prep.windows import SPLITS, RecordWindows, SplitCounts, WindowConfig, record_windows
 from data_prep.writers import make_sink
@@ -132,7 +132,7 @@ _WORKER_VOCABS: list[Vocab] = []
 
 
 def _init_worker(vocab_dirs: list[str]) -> None:
-    _WORKER_VOCABS[:] = [load_vocab(d) for d in vocab_dirs]
+    _WORKER_VOCABS[:] = [load_encoder(d) for d in vocab_dirs]
 
 
 def _encode_job(codes: np.ndarray) -> list[Packed]:
@@ -150,23 +150,38 @@ def _chunks(paths: list[Path], stats: list[FileStats], cfg: ShardConfig, counts)
                 )
 
 
-def _run_jobs(jobs: Iterator[RecordWindows], workers: int, vocab_dirs: list[str]) -> Iterator:
-    """(chunk, encodings) in input order; with workers, a bounded number of chunks in flight."""
-    if workers <= 1:
-        _init_worker(vocab_dirs)
+def _run_jobs(
+    jobs: Iterator[RecordWindows], workers: int, vocabs: list[Vocab], vocab_dirs: list[str]
+) -> Iterator:
+    """(chunk, encodings in vocabulary order) in input order.
+
+    Only BPE goes to the worker processes: char and k-mer encoding is a few array operations,
+    cheaper than sending the chunk to another process and its ids back, so those stay here. With
+    no BPE vocabulary no pool is started. A bounded number of chunks is in flight.
+    """
+    pooled = [i for i, v in enumerate(vocabs) if v.family == "bpe"] if workers > 1 else []
+    local = [v for i, v in enumerate(vocabs) if i not in pooled]
+    if not pooled:
         for rw in jobs:
-            yield rw, _encode_job(rw.codes)
+            yield rw, [v.encode_packed(rw.codes) for v in vocabs]
         return
-    with mp.get_context("spawn").Pool(workers, _init_worker, (vocab_dirs,)) as pool:
+    dirs = [vocab_dirs[i] for i in pooled]
+
+    def merge(rw: RecordWindows, remote: list[Packed]) -> list[Packed]:
+        mine = iter([v.encode_packed(rw.codes) for v in local])
+        theirs = iter(remote)
+        return [next(theirs) if i in pooled else next(mine) for i in range(len(vocabs))]
+
+    with mp.get_context("spawn").Pool(workers, _init_worker, (dirs,)) as pool:
         inflight: deque = deque()
         for rw in jobs:
             inflight.append((rw, pool.apply_async(_encode_job, (rw.codes,))))
             if len(inflight) >= 3 * workers:
                 done, res = inflight.popleft()
-                yield done, res.get()
+                yield done, merge(done, res.get())
         while inflight:
             done, res = inflight.popleft()
-            yield done, res.get()
+            yield done, merge(done, res.get())
 
 
 def _file_hashes(root: Path) -> dict[str, str]:
@@ -209,9 +224,12 @@ def run_shard(cfg: ShardConfig) -> dict:
 
 def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Path) -> dict:
     """Everything that writes into the temporary directory ``tmp``."""
+    t_vocab, c_vocab = time.perf_counter(), time.process_time()
     bpe_texts = _bpe_texts(paths, cfg) if any(s.family == "bpe" for s in specs) else None
     vocabs = [build_vocab(s.name, cfg.windows.window, bpe_texts) for s in specs]
     del bpe_texts
+    # BPE training is a fixed cost per dataset, reported apart from the per-base work
+    vocab_s, vocab_cpu_s = time.perf_counter() - t_vocab, time.process_time() - c_vocab
     vocab_dirs = []
     for v in vocabs:
         d = tmp / v.name / "tokenizer"
@@ -231,7 +249,7 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
 
     jobs = _chunks(paths, stats, cfg, counts)
     try:
-        for rw, encoded in _run_jobs(jobs, cfg.workers, vocab_dirs):
+        for rw, encoded in _run_jobs(jobs, cfg.workers, vocabs, vocab_dirs):
             for v, packed in zip(vocabs, encoded, strict=True):
                 key = (v.name, rw.split)
                 sinks[key].write_packed(packed, rw.record, rw.starts, rw.repeat_frac)
@@ -262,6 +280,8 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
     manifest["run"] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "elapsed_s": round(time.perf_counter() - t0, 3),
+        "vocab_build_s": round(vocab_s, 3),
+        "vocab_build_cpu_s": round(vocab_cpu_s, 3),
         "workers": cfg.workers,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

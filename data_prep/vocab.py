@@ -218,6 +218,20 @@ def load_vocab(path: str | Path) -> Vocab:
     return Vocab(spec, tok)
 
 
+def load_encoder(path: str | Path) -> Vocab:
+    """A vocabulary for encoding only, from ``DIR/<vocab>/tokenizer``: the bare Rust tokenizer,
+    without transformers (whose import costs seconds in every sharding worker process).
+    ``encode``/``encode_packed`` give the same ids as ``load_vocab``; ``save`` is unavailable."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / "tokenizer_config.json").read_text())["dnapt_vocab"]
+        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+    except (OSError, KeyError, ValueError) as e:
+        raise VocabError(f"{path}: not a dnapt tokenizer directory ({e})") from None
+    spec = VocabSpec(meta["name"], meta["family"], int(meta["k"]), int(meta["bpe_size"]))
+    return Vocab(spec, tok)  # type: ignore[arg-type]
+
+
 @dataclass
 class Vocab:
     """A vocabulary: its spec, its HF tokenizer, and vectorized encode / span / decode helpers."""
@@ -235,6 +249,11 @@ class Vocab:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def backend(self) -> Tokenizer:
+        """The Rust ``tokenizers.Tokenizer`` (what ``load_encoder`` holds directly)."""
+        return getattr(self.tokenizer, "backend_tokenizer", self.tokenizer)
 
     @property
     def family(self) -> str:
@@ -300,7 +319,7 @@ class Vocab:
         if fam == "kmer-disjoint":
             return self._encode_disjoint(codes)
         text = BASES_ARRAY[codes].tobytes().decode()
-        return np.asarray(self.tokenizer.backend_tokenizer.encode(text).ids[1:-1], dtype=np.int64)
+        return np.asarray(self.backend.encode(text).ids[1:-1], dtype=np.int64)
 
     def encode_windows(self, codes: np.ndarray) -> list[np.ndarray]:
         """Encode a batch of equal-length windows given as base codes ``[n, window]`` (int64 rows)."""
@@ -343,7 +362,7 @@ class Vocab:
             return Packed.from_rows(rows, dt)
         text = BASES_ARRAY[codes].tobytes().decode()
         seqs = [text[i * length : (i + 1) * length] for i in range(n)]
-        encs = self.tokenizer.backend_tokenizer.encode_batch_fast(seqs, add_special_tokens=False)
+        encs = self.backend.encode_batch_fast(seqs, add_special_tokens=False)
         lists = [e.ids for e in encs]
         offsets = np.zeros(n + 1, np.int64)
         np.cumsum([len(x) for x in lists], out=offsets[1:])
@@ -354,7 +373,7 @@ class Vocab:
         """Encode many sequences; BPE goes through the Rust tokenizer in one batch call."""
         if self.family != "bpe":
             return [self.encode(s) for s in seqs]
-        encs = self.tokenizer.backend_tokenizer.encode_batch_fast(seqs, add_special_tokens=False)
+        encs = self.backend.encode_batch_fast(seqs, add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in encs]
 
     def _encode_disjoint(self, codes: np.ndarray) -> np.ndarray:

@@ -138,3 +138,19 @@ def test_packed_batch_equals_saved_hf_tokenizer(
     for seq, row in zip(seqs, packed.rows(), strict=True):
         want = hf(v.to_tokenizer_input(seq), add_special_tokens=False)["input_ids"]
         assert row.tolist() == want, (name, seq)
+
+
+@pytest.mark.parametrize("name", ["char", "kmer6-overlap", "kmer3-disjoint", "bpe-300"])
+def test_load_encoder_matches_load_vocab(
+    name: str, real_windows: list[str], tmp_path: Path
+) -> None:
+    """Sharding workers load the bare Rust tokenizer: same ids, no transformers needed."""
+    from data_prep.vocab import load_encoder
+
+    v = build_vocab(name, 95, real_windows[:40] if name.startswith("bpe") else None)
+    v.save(tmp_path / "tok")
+    full, bare = load_vocab(tmp_path / "tok"), load_encoder(tmp_path / "tok")
+    assert (bare.name, bare.family, bare.size, bare.dtype) == (v.name, v.family, v.size, v.dtype)
+    codes = np.stack([np.frombuffer(w[:95].encode(), np.uint8) for w in real_windows[:20]])
+    codes = np.searchsorted(np.frombuffer(b"ACGT", np.uint8), codes).astype(np.uint8)
+    assert np.array_equal(bare.encode_packed(codes).ids, full.encode_packed(codes).ids)
