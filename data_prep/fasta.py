@@ -95,13 +95,44 @@ def _blocks(path: Path, size: int = 1 << 23) -> Iterator[bytes]:
     """Decompressed blocks of the file; gzip faults become one-line FastaErrors."""
     try:
         with _open(path) as fh:
-            yield from iter(lambda: fh.read(size), b"")
+            if isinstance(fh, gzip.GzipFile):
+                yield from _gunzip(fh.fileobj, size)  # type: ignore[arg-type]
+            else:
+                yield from iter(lambda: fh.read(size), b"")
     except EOFError as e:
         raise FastaError(
             f"{path}: truncated gzip stream ({e}); the file is incomplete: download it again"
         ) from None
     except (gzip.BadGzipFile, zlib.error, OSError) as e:
         raise FastaError(f"{path}: corrupt gzip data ({e}); download the file again") from None
+
+
+def _gunzip(raw: io.BufferedIOBase, size: int) -> Iterator[bytes]:
+    """Decompress gzip / BGZF (any number of members) with zlib directly, in big blocks.
+
+    GzipFile reads through many small internal buffers; at sharding speeds that Python overhead
+    was ~40% of decompression. zlib's gzip mode (wbits 31) checks each member's header, CRC32 and
+    length as GzipFile does; zero padding between members is skipped as GzipFile does.
+    """
+    d, fed = zlib.decompressobj(31), False
+    while data := raw.read(1 << 20):
+        while data:
+            fed = True
+            out = d.decompress(data, size)
+            data = d.unconsumed_tail
+            if out:
+                yield out
+            if d.eof:  # member done: the rest of the input starts the next one
+                data = d.unused_data.lstrip(b"\x00") + data
+                d, fed = zlib.decompressobj(31), False
+                if data and not data.startswith(b"\x1f\x8b"):
+                    raise gzip.BadGzipFile("trailing data after a gzip member")
+    if fed and not d.eof:
+        tail = d.flush()
+        if tail:
+            yield tail
+        if not d.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
 def _line_chunks(path: Path) -> Iterator[tuple[bytes, int]]:
@@ -270,7 +301,8 @@ class _Reader:
             st.empty_records.append(name)
             return None
         joined = b"".join(p[0] for p in parts)
-        n_iupac = joined.count(IUPAC_CODE)
+        # `in` is a memchr scan, several times faster than count(): most genomes have no IUPAC
+        n_iupac = joined.count(IUPAC_CODE) if bytes([IUPAC_CODE]) in joined else 0
         if n_iupac:
             joined = joined.replace(bytes([IUPAC_CODE]), b"\x04")
         codes = np.frombuffer(joined, np.uint8).copy()  # writable, owned by the Record
@@ -278,9 +310,9 @@ class _Reader:
         lower = np.frombuffer(mask, np.bool_).copy()
         st.records += 1
         st.bases += int(codes.size)
-        st.n_bases += joined.count(4)
+        st.n_bases += joined.count(4) if b"\x04" in joined else 0
         st.iupac_bases += n_iupac
-        st.lower_bases += mask.count(1)
+        st.lower_bases += mask.count(1) if b"\x01" in mask else 0
         st.record_lengths[name] = int(codes.size)
         return Record(name, codes, lower, str(self.path), self.header_line, n_iupac)
 

@@ -103,8 +103,9 @@ class MdsSink:
             else:
                 buf[:, at : at + width] = val.reshape(n, -1).view(np.uint8)
             at += width
-        blob = buf.tobytes()
-        self._append([blob[i : i + size] for i in range(0, n * size, size)])
+        # memoryview slices, no copies: MDSWriter only takes len() and b"".join() of a sample
+        flat = memoryview(buf.reshape(-1))
+        self._append([flat[i : i + size] for i in range(0, n * size, size)])
 
     def _prefix_for(self, size: int) -> bytes:
         """MDS's ndarray header for ``size`` ids (cached: it depends only on the length)."""
@@ -117,7 +118,7 @@ class MdsSink:
             self._prefix[size] = prefix
         return prefix
 
-    def _append(self, samples: list[bytes]) -> None:
+    def _append(self, samples: list[bytes] | list[memoryview]) -> None:
         """MDSWriter.write's shard-size bookkeeping for already-encoded samples."""
         w = self._w
         for sample in samples:

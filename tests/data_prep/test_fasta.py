@@ -167,3 +167,30 @@ def test_fast_path_equals_exact_path_on_real_genomes(monkeypatch: pytest.MonkeyP
     for a, b in zip(fast, exact, strict=True):
         assert np.array_equal(a.codes, b.codes) and np.array_equal(a.lower, b.lower)
         assert a.codes.flags.writeable
+
+
+_BODY = b">a\n" + b"ACGT" * 30_000 + b"\n"
+
+
+@pytest.mark.parametrize(
+    "blob, outcome",
+    [
+        (gzip.compress(_BODY[:50_000]) + gzip.compress(_BODY[50_000:]), 120_000),  # BGZF-like
+        (gzip.compress(_BODY) + b"\x00" * 100, 120_000),  # zero padding, as GzipFile allows
+        (gzip.compress(_BODY) + gzip.compress(b""), 120_000),  # BGZF's empty EOF member
+        (gzip.compress(_BODY) + b"XYZ", "corrupt gzip data"),
+        (gzip.compress(_BODY) + gzip.compress(b">b\nAC\n")[:5], "truncated gzip stream"),
+        (gzip.compress(_BODY)[:-8] + b"\0\0\0\0" + gzip.compress(_BODY)[-4:], "corrupt gzip"),
+    ],
+    ids=["multi-member", "zero-padding", "empty-member", "garbage", "truncated-2nd", "bad-crc"],
+)
+def test_gzip_members_padding_and_damage(tmp_path: Path, blob: bytes, outcome) -> None:
+    """The direct zlib reader accepts and rejects exactly what GzipFile does."""
+    path = _write(tmp_path, blob, "m.fa.gz")
+    if isinstance(outcome, int):
+        assert [r.length for r in _read(path)[0]] == [outcome]
+        return
+    with pytest.raises(FastaError, match=outcome):
+        _read(path)
+    with pytest.raises((EOFError, gzip.BadGzipFile)), gzip.open(path) as fh:
+        fh.read()
