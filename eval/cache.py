@@ -54,6 +54,29 @@ def runtime_tag(device_type: str) -> str:
     return f"torch {torch.__version__}; transformers {transformers.__version__}; {device_type}"
 
 
+def embedding_key(
+    checkpoint: str | None,
+    init: str,
+    seed: int,
+    pooling: str,
+    max_length: int,
+    batch_size: int,
+    seqs: list[str],
+    device_type: str,
+) -> str:
+    """The cache key of one split's embeddings: everything that changes their floats."""
+    return EmbeddingCache.key(
+        checkpoint=checkpoint,
+        init=init,
+        seed=seed,
+        pooling=pooling,
+        max_length=max_length,
+        batch_size=batch_size,
+        sequences=sequences_digest(seqs),
+        runtime=runtime_tag(device_type),
+    )
+
+
 class EmbeddingCache:
     """``get``/``put`` of one split's embeddings and truncation count; ``root=None`` disables."""
 

@@ -37,13 +37,7 @@ from eval.benchmark import (
     resolve_benchmark,
     select_tasks,
 )
-from eval.cache import (
-    EmbeddingCache,
-    checkpoint_digest,
-    default_cache_dir,
-    runtime_tag,
-    sequences_digest,
-)
+from eval.cache import EmbeddingCache, checkpoint_digest, default_cache_dir, embedding_key
 from eval.encoder import (
     LENGTH_POLICY,
     POOLINGS,
@@ -168,15 +162,15 @@ class Runner:
         stored). The encoder is only built on a miss, so a fully cached re-score loads no model."""
         if job.ckpt not in self._digests and self.cache.root is not None:
             self._digests[job.ckpt] = checkpoint_digest(ckpt.path)
-        key = self.cache.key(
-            checkpoint=self._digests.get(job.ckpt),
-            init=job.init,
-            seed=job.seed,
-            pooling=self.cfg.pooling,
-            max_length=ckpt.max_length,
-            batch_size=self.cfg.batch_size,
-            sequences=sequences_digest(seqs),
-            runtime=runtime_tag(self.device.type),
+        key = embedding_key(
+            self._digests.get(job.ckpt),
+            job.init,
+            job.seed,
+            self.cfg.pooling,
+            ckpt.max_length,
+            self.cfg.batch_size,
+            seqs,
+            self.device.type,
         )
         hit = self.cache.get(key)
         if hit is not None:
