@@ -37,10 +37,12 @@ def columns(dtype: np.dtype) -> dict[str, str]:
 class MdsSink:
     """Writes samples to an MDS directory (zstd, sha256 hashes) with mosaicml-streaming's writer.
 
-    ``write_many`` encodes a batch of samples of one record without MDSWriter's generic
+    ``write_packed`` encodes a batch of samples of one record without MDSWriter's generic
     per-column encoder (the sharder's hot spot): it builds the same bytes from cached
-    array-header prefixes. ``tests/data_prep/test_writers.py`` checks the bytes equal
-    ``MDSWriter.encode_sample``; the pinned streaming version keeps the private fields stable.
+    array-header prefixes, a whole batch of equal-length samples at once.
+    ``tests/data_prep/test_writers.py`` checks the bytes equal ``MDSWriter.encode_sample`` and the
+    shard files equal ``MDSWriter.write``'s; the pinned streaming version keeps the private fields
+    stable.
     """
 
     def __init__(self, out: Path, dtype: np.dtype, size_limit: int = SHARD_BYTES) -> None:
