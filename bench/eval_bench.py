@@ -51,7 +51,8 @@ def make_checkpoint(out: Path, vocab: str, window: int) -> Path:
         pad_token_id=PAD_ID,
     )
     torch.manual_seed(0)
-    AutoModelForMaskedLM.from_config(config).save_pretrained(out)
+    # each process saves its own copy: transformers 5 otherwise writes only on rank 0
+    AutoModelForMaskedLM.from_config(config).save_pretrained(out, is_main_process=True)
     v.tokenizer.save_pretrained(out)
     return out
 
