@@ -51,8 +51,7 @@ def make_checkpoint(out: Path, vocab: str, window: int) -> Path:
         pad_token_id=PAD_ID,
     )
     torch.manual_seed(0)
-    # each process saves its own copy: transformers 5 otherwise writes only on rank 0
-    AutoModelForMaskedLM.from_config(config).save_pretrained(out, is_main_process=True)
+    AutoModelForMaskedLM.from_config(config).save_pretrained(out)
     v.tokenizer.save_pretrained(out)
     return out
 
@@ -133,14 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
 
-    workers = Workers()
-    root = resolve_benchmark(args.benchmark)
-    ids = args.tasks.split(",") if args.tasks else discover_tasks(root)
     t_start = time.perf_counter()
-    tasks = [load_task(root, t) for t in ids]
     with tempfile.TemporaryDirectory() as tmp:
         # Each process builds the same seeded checkpoint locally: no shared path to agree on.
+        # Before the process group exists: transformers 5 saves only on rank 0 inside one.
         ckpt = load_checkpoint(make_checkpoint(Path(tmp) / "hf", args.vocab, args.window))
+        workers = Workers()
+        root = resolve_benchmark(args.benchmark)
+        ids = args.tasks.split(",") if args.tasks else discover_tasks(root)
+        tasks = [load_task(root, t) for t in ids]
         model = build_encoder(ckpt, "pretrained", 0).to(workers.device)
         cache = EmbeddingCache(Path(args.cache_dir) if args.cache_dir else None)
         digest = checkpoint_digest(ckpt.path)
