@@ -185,8 +185,19 @@ def _run_jobs(
 
 
 def _file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``. MDS shards reuse the sha256 that MDSWriter computed
+    over the very bytes it wrote (recorded in index.json), instead of reading them back."""
+    known: dict[Path, str] = {}
+    for index in root.glob("*/index.json"):
+        for shard in json.loads(index.read_text()).get("shards", []):
+            zipped = shard.get("zip_data") or {}
+            digest = (zipped.get("hashes") or {}).get("sha256")
+            if digest and "basename" in zipped:
+                known[index.parent / zipped["basename"]] = digest
     return {
-        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): known.get(p) or sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
