@@ -22,6 +22,7 @@ if __name__ == "__main__" and not __package__:  # `python bench/eval_bench.py`
 
 import argparse
 import json
+import os
 import tempfile
 import time
 
@@ -61,7 +62,7 @@ def probe_task(
 ) -> dict:
     """The probe of one task, timed by stage; embeddings through the cache when it is on."""
     splits = task.used_splits
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     keys = {
         s: embedding_key(
             digest, "pretrained", 0, "mean", ckpt.max_length, batch_size,
@@ -103,6 +104,7 @@ def probe_task(
         "embed_seqs_per_s": round(m / (t2 - t1), 1) if todo else None,
         "probe_fit_s": round(t3 - t2, 2),
         "total_s": round(t3 - t0, 2),
+        "cpu_s": round(time.process_time() - c0, 2),
     }
 
 
@@ -175,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     "probe_fit_s": round(sum(r["probe_fit_s"] for r in rows), 1),
                     "wall_s": round(time.perf_counter() - t_start, 1),
+                    # CPU seconds of the probes, all processes: on a shared machine the wall
+                    # time also counts waiting for a core; cpu_s / processes is the wall time
+                    # on idle cores
+                    "cpu_s": round(sum(r["cpu_s"] for r in rows), 1),
+                    "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
                 }
             )
         )
