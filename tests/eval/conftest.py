@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from eval.cache import CACHE_ENV
 from tests.eval.evalkit import make_checkpoint
 
 
@@ -22,14 +21,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def private_eval_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Tests never read or write the user's embeddings cache (~/.cache/dnapt/eval)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("eval-cache")))
-        yield
 
 
 @pytest.fixture(scope="session")
