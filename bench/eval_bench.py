@@ -22,6 +22,7 @@ if __name__ == "__main__" and not __package__:  # `python bench/eval_bench.py`
 
 import argparse
 import json
+import os
 import tempfile
 import time
 
@@ -31,6 +32,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM
 
 from data_prep.vocab import PAD_ID, build_vocab
 from eval.benchmark import discover_tasks, load_task, resolve_benchmark
+from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
 from eval.distributed import Workers
 from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
 from eval.probe import ProbeConfig, fit_probe
@@ -55,13 +57,26 @@ def make_checkpoint(out: Path, vocab: str, window: int) -> Path:
     return out
 
 
-def probe_task(ckpt, model, task, batch_size: int, cfg: ProbeConfig) -> dict:
-    """The probe of one task, timed by stage."""
+def probe_task(
+    ckpt, model, task, batch_size: int, cfg: ProbeConfig, cache: EmbeddingCache, digest: str
+) -> dict:
+    """The probe of one task, timed by stage; embeddings through the cache when it is on."""
     splits = task.used_splits
-    t0 = time.perf_counter()
-    tokens = {s: tokenize(ckpt, task.splits[s].sequences) for s in splits}
+    t0, c0 = time.perf_counter(), time.process_time()
+    keys = {
+        s: embedding_key(
+            digest, "pretrained", 0, "mean", ckpt.max_length, batch_size,
+            task.splits[s].sequences, model.device.type,
+        )
+        for s in splits
+    }  # fmt: skip
+    emb = {s: hit[0] for s in splits if (hit := cache.get(keys[s])) is not None}
+    todo = [s for s in splits if s not in emb]
+    tokens = {s: tokenize(ckpt, task.splits[s].sequences) for s in todo}
     t1 = time.perf_counter()
-    emb = {s: embed(model, ckpt, tokens[s], batch_size, "mean") for s in splits}
+    for s in todo:
+        emb[s] = embed(model, ckpt, tokens[s], batch_size, "mean")
+        cache.put(keys[s], emb[s], tokens[s].truncated)
     t2 = time.perf_counter()
     pos = {c: i for i, c in enumerate(task.classes)}
     y = {s: np.array([pos[int(v)] for v in task.splits[s].labels]) for s in splits}
@@ -76,17 +91,20 @@ def probe_task(ckpt, model, task, batch_size: int, cfg: ProbeConfig) -> dict:
         cfg,
     )
     t3 = time.perf_counter()
-    n = sum(len(tokens[s].ids) for s in splits)
+    n = sum(len(task.splits[s]) for s in splits)
     return {
         "task": task.id,
         "sequences": n,
-        "tokens": int(sum(tokens[s].lengths.sum() for s in splits)),
-        "truncated": sum(tokens[s].truncated for s in splits),
+        "cached_splits": len(splits) - len(todo),
+        "tokens": int(sum(tokens[s].lengths.sum() for s in todo)),
+        "truncated": sum(tokens[s].truncated for s in todo),
         "tokenize_s": round(t1 - t0, 2),
         "embed_s": round(t2 - t1, 2),
-        "embed_seqs_per_s": round(n / (t2 - t1), 1),
+        "embedded": (m := sum(len(task.splits[s]) for s in todo)),
+        "embed_seqs_per_s": round(m / (t2 - t1), 1) if todo else None,
         "probe_fit_s": round(t3 - t2, 2),
         "total_s": round(t3 - t0, 2),
+        "cpu_s": round(time.process_time() - c0, 2),
     }
 
 
@@ -108,20 +126,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--batch-size", type=int, default=64, help="embedding batch size (default 64)")
     p.add_argument("--tasks", default=None, help="comma-separated task ids (default: all)")
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="embeddings cache as in eval/run.py (default: none, every run extracts); run "
+        "twice with the same dir to time a re-score",
+    )
     args = p.parse_args(argv)
 
-    workers = Workers()
-    root = resolve_benchmark(args.benchmark)
-    ids = args.tasks.split(",") if args.tasks else discover_tasks(root)
     t_start = time.perf_counter()
-    tasks = [load_task(root, t) for t in ids]
     with tempfile.TemporaryDirectory() as tmp:
         # Each process builds the same seeded checkpoint locally: no shared path to agree on.
+        # Before the process group exists: transformers 5 saves only on rank 0 inside one.
         ckpt = load_checkpoint(make_checkpoint(Path(tmp) / "hf", args.vocab, args.window))
+        workers = Workers()
+        root = resolve_benchmark(args.benchmark)
+        ids = args.tasks.split(",") if args.tasks else discover_tasks(root)
+        tasks = [load_task(root, t) for t in ids]
         model = build_encoder(ckpt, "pretrained", 0).to(workers.device)
+        cache = EmbeddingCache(Path(args.cache_dir) if args.cache_dir else None)
+        digest = checkpoint_digest(ckpt.path)
         costs = [sum(len(s) for split in t.splits.values() for s in split.sequences) for t in tasks]
         results = {
-            i: probe_task(ckpt, model, tasks[i], args.batch_size, ProbeConfig())
+            i: probe_task(ckpt, model, tasks[i], args.batch_size, ProbeConfig(), cache, digest)
             for i in workers.my_jobs(costs)
         }
     gathered = workers.gather(results)
@@ -144,11 +171,17 @@ def main(argv: list[str] | None = None) -> int:
                     "sequences": sum(r["sequences"] for r in rows),
                     "tokens": sum(r["tokens"] for r in rows),
                     "truncated": sum(r["truncated"] for r in rows),
+                    "cached_splits": sum(r["cached_splits"] for r in rows),
                     "embed_seqs_per_s_per_process": round(
-                        sum(r["sequences"] for r in rows) / embed_s, 1
+                        sum(r["embedded"] for r in rows) / max(embed_s, 1e-9), 1
                     ),
                     "probe_fit_s": round(sum(r["probe_fit_s"] for r in rows), 1),
                     "wall_s": round(time.perf_counter() - t_start, 1),
+                    # CPU seconds of the probes, all processes: on a shared machine the wall
+                    # time also counts waiting for a core; cpu_s / processes is the wall time
+                    # on idle cores
+                    "cpu_s": round(sum(r["cpu_s"] for r in rows), 1),
+                    "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
                 }
             )
         )

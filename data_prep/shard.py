@@ -2,6 +2,7 @@
 
     python data_prep/shard.py [--fasta F.fa[.gz] ...] --out DIR [--vocab char,kmer6-overlap,...]
     python data_prep/shard.py verify DIR
+    python data_prep/shard.py --out s3://bucket/prefix [--local DIR] ...   (also gs://, oci://, ...)
 
 Every vocabulary gets exactly the same base windows, in the same order. The output is
 deterministic: the same inputs and seed give byte-identical shards and manifest (timestamps aside)
@@ -33,15 +34,23 @@ from data_prep import __version__
 from data_prep.errors import print_error
 from data_prep.fasta import FastaError, FileStats, read_fasta, sha256_file
 from data_prep.manifest import seal
+from data_prep.remote import (
+    RemoteError,
+    default_local_dir,
+    is_remote,
+    remote_has_manifest,
+    upload_dir,
+)
 from data_prep.sources import DEMO_CORPUS, SourceError, resolve
 from data_prep.vocab import (
     BASES_ARRAY,
     UNK_ID,
+    Packed,
     Vocab,
     VocabError,
     VocabSpec,
     build_vocab,
-    load_vocab,
+    load_encoder,
 )
 from data_prep.windows import SPLITS, RecordWindows, SplitCounts, WindowConfig, record_windows
 from data_prep.writers import make_sink
@@ -68,6 +77,7 @@ class ShardConfig:
     bpe_train_bases: int = 8_000_000
     chunk_windows: int = 512
     progress: bool = True
+    remote: str | None = None  # object-storage URI the finished ``out`` is uploaded to
 
     def params(self) -> dict:
         """The parameters that define the data (not how fast it was made: workers, progress)."""
@@ -107,8 +117,10 @@ def _bpe_texts(paths: list[Path], cfg: ShardConfig) -> list[str]:
         for rw in record_windows(rec, cfg.windows, counts):
             if rw.split != "train":
                 continue
-            for row in rw.codes:
-                text = BASES_ARRAY[row].tobytes().decode()
+            width = rw.codes.shape[1]
+            block = BASES_ARRAY[rw.codes].tobytes().decode()  # one decode, sliced per window
+            for at in range(0, len(block), width):
+                text = block[at : at + width]
                 if len(sample) < cap:
                     sample.append(text)
                 else:
@@ -167,12 +179,12 @@ _WORKER_VOCABS: list[Vocab] = []
 
 
 def _init_worker(vocab_dirs: list[str]) -> None:
-    _WORKER_VOCABS[:] = [load_vocab(d) for d in vocab_dirs]
+    _WORKER_VOCABS[:] = [load_encoder(d) for d in vocab_dirs]
 
 
-def _encode_job(codes: np.ndarray) -> list[list[np.ndarray]]:
+def _encode_job(codes: np.ndarray) -> list[Packed]:
     """Encode one chunk of windows ([n, window] base codes) in every vocabulary."""
-    return [v.encode_windows(codes) for v in _WORKER_VOCABS]
+    return [v.encode_packed(codes) for v in _WORKER_VOCABS]
 
 
 def _chunks(paths: list[Path], stats: list[FileStats], cfg: ShardConfig, counts) -> Iterator:
@@ -185,28 +197,54 @@ def _chunks(paths: list[Path], stats: list[FileStats], cfg: ShardConfig, counts)
                 )
 
 
-def _run_jobs(jobs: Iterator[RecordWindows], workers: int, vocab_dirs: list[str]) -> Iterator:
-    """(chunk, encodings) in input order; with workers, a bounded number of chunks in flight."""
-    if workers <= 1:
-        _init_worker(vocab_dirs)
+def _run_jobs(
+    jobs: Iterator[RecordWindows], workers: int, vocabs: list[Vocab], vocab_dirs: list[str]
+) -> Iterator:
+    """(chunk, encodings in vocabulary order) in input order.
+
+    Only BPE goes to the worker processes: char and k-mer encoding is a few array operations,
+    cheaper than sending the chunk to another process and its ids back, so those stay here. With
+    no BPE vocabulary no pool is started. A bounded number of chunks is in flight.
+    """
+    pooled = [i for i, v in enumerate(vocabs) if v.family == "bpe"] if workers > 1 else []
+    local = [v for i, v in enumerate(vocabs) if i not in pooled]
+    if not pooled:
         for rw in jobs:
-            yield rw, _encode_job(rw.codes)
+            yield rw, [v.encode_packed(rw.codes) for v in vocabs]
         return
-    with mp.get_context("spawn").Pool(workers, _init_worker, (vocab_dirs,)) as pool:
+    dirs = [vocab_dirs[i] for i in pooled]
+
+    def merge(rw: RecordWindows, remote: list[Packed]) -> list[Packed]:
+        mine = iter([v.encode_packed(rw.codes) for v in local])
+        theirs = iter(remote)
+        return [next(theirs) if i in pooled else next(mine) for i in range(len(vocabs))]
+
+    with mp.get_context("spawn").Pool(workers, _init_worker, (dirs,)) as pool:
         inflight: deque = deque()
         for rw in jobs:
             inflight.append((rw, pool.apply_async(_encode_job, (rw.codes,))))
             if len(inflight) >= 3 * workers:
                 done, res = inflight.popleft()
-                yield done, res.get()
+                yield done, merge(done, res.get())
         while inflight:
             done, res = inflight.popleft()
-            yield done, res.get()
+            yield done, merge(done, res.get())
 
 
 def _file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``. MDS shards reuse the sha256 that MDSWriter computed
+    over the very bytes it wrote (recorded in index.json), instead of reading them back."""
+    known: dict[Path, str] = {}
+    for index in root.glob("*/index.json"):
+        for shard in json.loads(index.read_text()).get("shards", []):
+            zipped = shard.get("zip_data") or {}
+            digest = (zipped.get("hashes") or {}).get("sha256")
+            if digest and "basename" in zipped:
+                known[index.parent / zipped["basename"]] = digest
     return {
-        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): known.get(p) or sha256_file(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -240,6 +278,11 @@ def _check_config(cfg: ShardConfig) -> list[VocabSpec]:
         raise ShardError(
             f"--out {out} is a non-empty directory without manifest.json, not a shard directory: "
             "--overwrite only replaces shard directories; choose another --out"
+        )
+    if cfg.remote and not cfg.overwrite and remote_has_manifest(cfg.remote):
+        raise ShardError(
+            f"{cfg.remote} already holds a dataset: pass --overwrite to replace it, or choose "
+            "another --out"
         )
     return specs
 
@@ -295,11 +338,14 @@ def run_shard(cfg: ShardConfig) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves nothing behind
             raise
         _commit(tmp, out)
+    if cfg.remote:
+        upload_dir(out, cfg.remote)  # shards, indexes, tokenizers, then manifest.json last
     return manifest
 
 
 def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Path) -> dict:
     """Everything that writes into the temporary directory ``tmp``."""
+    t_vocab, c_vocab = time.perf_counter(), time.process_time()
     bpe_texts = _bpe_texts(paths, cfg) if any(s.family == "bpe" for s in specs) else None
     vocabs = [build_vocab(s.name, cfg.windows.window, bpe_texts) for s in specs]
     del bpe_texts
@@ -310,6 +356,8 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
                 f"seen at least twice); ask for bpe-{v.size} or fewer, or shard more sequence "
                 "(or raise --bpe-train-bases)"
             )
+    # BPE training is a fixed cost per dataset, reported apart from the per-base work
+    vocab_s, vocab_cpu_s = time.perf_counter() - t_vocab, time.process_time() - c_vocab
     vocab_dirs = []
     for v in vocabs:
         d = tmp / v.name / "tokenizer"
@@ -329,18 +377,14 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
 
     jobs = _chunks(paths, stats, cfg, counts)
     try:
-        for rw, encoded in _run_jobs(jobs, cfg.workers, vocab_dirs):
-            for v, ids_list in zip(vocabs, encoded, strict=True):
+        for rw, encoded in _run_jobs(jobs, cfg.workers, vocabs, vocab_dirs):
+            for v, packed in zip(vocabs, encoded, strict=True):
                 key = (v.name, rw.split)
-                sinks[key].write_many(ids_list, rw.record, rw.starts, rw.repeat_frac)
-                lengths = [ids.size for ids in ids_list]
-                tokens[key] += sum(lengths)
-                unk[key] += sum(int(np.count_nonzero(ids == UNK_ID)) for ids in ids_list)
-                max_tokens[v.name] = max(max_tokens[v.name], *lengths)
-            written = sum(
-                sum(ids.size for ids in e) * v.dtype.itemsize
-                for v, e in zip(vocabs, encoded, strict=True)
-            )
+                sinks[key].write_packed(packed, rw.record, rw.starts, rw.repeat_frac)
+                tokens[key] += packed.ids.size
+                unk[key] += int(np.count_nonzero(packed.ids == UNK_ID))
+                max_tokens[v.name] = max(max_tokens[v.name], int(packed.lengths().max()))
+            written = sum(p.ids.nbytes for p in encoded)
             progress.update(
                 rw.starts.size,
                 rw.starts.size * cfg.windows.window,
@@ -365,6 +409,8 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
     manifest["run"] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "elapsed_s": round(time.perf_counter() - t0, 3),
+        "vocab_build_s": round(vocab_s, 3),
+        "vocab_build_cpu_s": round(vocab_cpu_s, 3),
         "workers": cfg.workers,
     }
     manifest = seal(manifest)
@@ -536,8 +582,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         required=True,
+        help="output directory (must not exist unless --overwrite), or an object-storage URI "
+        "(s3://, gs://, oci://, azure://, hf://, file:///abs/dir): written locally, then uploaded "
+        "with manifest.json last",
+    )
+    p.add_argument(
+        "--local",
         type=Path,
-        help="output directory (must not exist unless --overwrite)",
+        default=None,
+        help="with a remote --out: keep the local copy here (default: a temporary directory, "
+        "removed after the upload)",
     )
     p.add_argument(
         "--vocab",
@@ -618,8 +672,13 @@ def config_from_args(a: argparse.Namespace) -> ShardConfig:
         )
     except ValueError as e:
         raise ShardError(str(e)) from None
+    remote = a.out if is_remote(a.out) else None
+    if a.local is not None and remote is None:
+        raise ShardError("--local only applies to a remote --out (s3://, gs://, file://, ...)")
+    local = (a.local or default_local_dir(a.out)) if remote else Path(a.out)
     return ShardConfig(
-        out=a.out,
+        out=local,
+        remote=remote,
         # Paths are stored absolute so `verify` can find the sources from any directory.
         inputs=[str(Path(f).resolve()) if Path(f).is_file() else f for f in a.fasta]
         if a.fasta
@@ -653,17 +712,23 @@ def main(argv: list[str] | None = None) -> int:
 
         return verify_main(argv[1:])
     args = build_parser().parse_args(argv)
+    cfg = None
     try:
         cfg = config_from_args(args)
         manifest = run_shard(cfg)
-    except (ShardError, FastaError, SourceError, VocabError) as e:
+        if cfg.progress:
+            print_summary(manifest, cfg.out)
+            if cfg.remote:
+                print(f"uploaded to {cfg.remote}")
+    except (ShardError, FastaError, SourceError, VocabError, RemoteError) as e:
         print_error("shard", e)
         return 2
     except OSError as e:
         print_error("shard", os_error_message(e, args.out))
         return 2
-    if cfg.progress:
-        print_summary(manifest, cfg.out)
+    finally:
+        if cfg is not None and cfg.remote and args.local is None:
+            shutil.rmtree(cfg.out.parent, ignore_errors=True)  # the temporary staging copy
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from data_prep.errors import print_error
 from data_prep.fasta import FastaError, read_fasta, sha256_file
 from data_prep.manifest import ManifestError, read_manifest
 from data_prep.paths import UnsafePathError, contained, plain_name
+from data_prep.remote import RemoteError, fetch_dir, is_remote
 from data_prep.sources import SourceError, resolve
 from data_prep.vocab import BASES_ARRAY, load_vocab
 from data_prep.windows import SPLITS
@@ -179,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Verify a shard directory: hashes, counts, identical windows across "
         "vocabularies, train/val disjointness, and decoding of sampled windows against the FASTA.",
     )
-    p.add_argument("dir", type=Path, help="shard directory written by data_prep/shard.py")
+    p.add_argument(
+        "dir",
+        help="shard directory written by data_prep/shard.py, or its object-storage URI (s3://, "
+        "gs://, file:///abs/dir, ...): then it is downloaded to a temporary directory and checked",
+    )
     p.add_argument(
         "--samples",
         type=int,
@@ -189,8 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed choosing those windows (default 0)")
     a = p.parse_args(argv)
     try:
-        summary = verify(a.dir, a.samples, a.seed)
-    except (VerifyError, FastaError, SourceError) as e:
+        if is_remote(a.dir):
+            with tempfile.TemporaryDirectory(prefix="dnapt-verify-") as tmp:
+                summary = verify(fetch_dir(a.dir, Path(tmp) / "data"), a.samples, a.seed)
+        else:
+            summary = verify(Path(a.dir), a.samples, a.seed)
+    except (VerifyError, FastaError, SourceError, RemoteError) as e:
         print_error("verify", e, kind="FAILED")
         return 1
     print(f"verify: OK {a.dir}: {json.dumps(summary)}")

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import matthews_corrcoef
 
 from eval.benchmark import Task
-from eval.cnn import CNNConfig, train_cnn
 from eval.metrics import align_proba, classification_metrics
+
+if TYPE_CHECKING:  # scipy/sklearn load when a baseline is fitted, not at import (CLI start-up)
+    import scipy.sparse as sp
 
 _CODE = np.full(256, 4, dtype=np.int64)
 for _i, _b in enumerate(b"ACGT"):
@@ -78,6 +77,8 @@ def gc_length_features(seqs: list[str]) -> np.ndarray:
 
 def kmer_features(seqs: list[str], k: int) -> sp.csr_matrix:
     """``[n, 4**k]`` sparse k-mer frequencies (counts / number of N-free k-mers in the row)."""
+    import scipy.sparse as sp
+
     codes, _ = encode(seqs)
     n, width = codes.shape[0], codes.shape[1] - k + 1
     if width <= 0:
@@ -98,6 +99,8 @@ def kmer_features(seqs: list[str], k: int) -> sp.csr_matrix:
 
 def _column_scale(x: sp.csr_matrix | np.ndarray) -> np.ndarray:
     """Per-column standard deviation on the training rows (1 where constant)."""
+    import scipy.sparse as sp
+
     if sp.issparse(x):
         mean = np.asarray(x.mean(0)).ravel()
         sd = np.sqrt(np.maximum(np.asarray(x.multiply(x).mean(0)).ravel() - mean**2, 0))
@@ -111,6 +114,10 @@ def fit_lr(
 ) -> tuple[list, int]:
     """Fit a scaled logistic regression; returns class probabilities for each of ``xothers``
     (columns in ``classes`` order) and the iterations used (== max_iter: not converged)."""
+    import scipy.sparse as sp
+    from sklearn.exceptions import ConvergenceWarning  # sklearn: ~1.5 s, only when fitting
+    from sklearn.linear_model import LogisticRegression
+
     if sp.issparse(xtr):
         scale = sp.diags(1.0 / _column_scale(xtr))
         prep = lambda x: x @ scale  # noqa: E731
@@ -134,6 +141,8 @@ def _result(name: str, params: dict, proba: np.ndarray, y: np.ndarray, classes: 
 
 def run_baselines(task: Task, cfg: BaselineConfig) -> dict[str, BaselineResult]:
     """The three shortcut baselines on ``task.test``, trained on the task's training split."""
+    from sklearn.metrics import matthews_corrcoef
+
     classes = task.classes
     train, test = task.train, task.test
     dev = task.splits["dev"] if task.selection_split else None
@@ -178,6 +187,8 @@ def run_baselines(task: Task, cfg: BaselineConfig) -> dict[str, BaselineResult]:
     }
     results["kmer_lr"] = _result("kmer_lr", params, test_proba[best], test.labels, classes)
     if cfg.cnn:
+        from eval.cnn import CNNConfig, train_cnn  # torch: loaded only when the CNN runs
+
         pos = {c: i for i, c in enumerate(classes)}
         ytr = np.array([pos[int(v)] for v in train.labels])
         ydev = np.array([pos[int(v)] for v in dev.labels]) if dev is not None else None

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from eval.benchmark import Task
+
+if TYPE_CHECKING:  # datasketch pulls in scipy (~0.7 s): loaded when near-duplicates are searched
+    from datasketch import MinHash
 
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
@@ -155,6 +158,8 @@ def _mix32(x: np.ndarray) -> np.ndarray:
 
 
 def _minhashes(sets: list[frozenset[int]], cfg: NearDupConfig) -> list[MinHash]:
+    from datasketch import MinHash
+
     return MinHash.bulk([list(s) for s in sets], num_perm=cfg.num_perm, seed=cfg.seed, hashfunc=int)
 
 
@@ -164,6 +169,8 @@ def near_duplicates(train: list[str], test: list[str], cfg: NearDupConfig) -> di
     LSH proposes candidates, the exact Jaccard decides, so a reported pair is a real near-duplicate.
     ``max_jaccard`` summarizes how close the closest confirmed pair is.
     """
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
     train_sets = _shingle_sets(train, cfg.k)
     for i, mh in enumerate(_minhashes(train_sets, cfg)):

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
-from transformers import logging as hf_logging
 
-from data_prep.vocab import VocabError, load_vocab
+from data_prep.vocab import Vocab, VocabError, base_codes, load_vocab
+
+if TYPE_CHECKING:  # torch and transformers load when a checkpoint does, not at import
+    import torch
+    from transformers import PretrainedConfig
 
 LENGTH_POLICY = "truncate"
 POOLINGS = ("mean", "cls")
@@ -44,6 +46,7 @@ class Checkpoint:
     vocab_name: str | None
     prepare: Callable[[str], str]
     max_length: int
+    vocab: Vocab | None = None  # a dnapt vocabulary: tokenized by its array encoder
 
     @property
     def special_layout(self) -> tuple[int, int]:
@@ -68,6 +71,9 @@ def checkpoint_name(path: Path) -> str:
 
 def load_checkpoint(path: str | Path, max_length: int | None = None) -> Checkpoint:
     """Tokenizer + config of a checkpoint dir; ``max_length`` overrides the model's limit."""
+    from transformers import AutoConfig, AutoTokenizer
+    from transformers import logging as hf_logging
+
     path = Path(path)
     if not (path / "config.json").is_file():
         raise CheckpointError(f"{path}: no config.json (not a Hugging Face checkpoint dir)")
@@ -81,7 +87,7 @@ def load_checkpoint(path: str | Path, max_length: int | None = None) -> Checkpoi
         vocab = load_vocab(path)
         vocab_name, prepare = vocab.name, vocab.to_tokenizer_input
     except VocabError:
-        vocab_name, prepare = None, _identity
+        vocab, vocab_name, prepare = None, None, _identity
     limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
     if config.model_type in _OFFSET_POSITIONS and limits[0]:
         limits[0] -= (config.pad_token_id or 0) + 1
@@ -91,7 +97,9 @@ def load_checkpoint(path: str | Path, max_length: int | None = None) -> Checkpoi
     limit = min(sane) if sane else max_length
     if max_length is not None:
         limit = min(limit, max_length)
-    return Checkpoint(path, checkpoint_name(path), tokenizer, config, vocab_name, prepare, limit)
+    return Checkpoint(
+        path, checkpoint_name(path), tokenizer, config, vocab_name, prepare, limit, vocab
+    )
 
 
 def build_encoder(ckpt: Checkpoint, init: str, seed: int) -> torch.nn.Module:
@@ -99,6 +107,9 @@ def build_encoder(ckpt: Checkpoint, init: str, seed: int) -> torch.nn.Module:
 
     ``scratch`` seeds torch first, so seed s always gives the same random encoder.
     """
+    import torch
+    from transformers import AutoModel
+
     torch.manual_seed(seed)
     if init == "pretrained":
         model = AutoModel.from_pretrained(ckpt.path, trust_remote_code=False)
@@ -124,7 +135,14 @@ class Tokenized:
 def tokenize(ckpt: Checkpoint, seqs: list[str]) -> Tokenized:
     """Batched fast tokenization, then the truncation policy (counted, never silent): rows
     longer than the max length are re-encoded with the tokenizer's own truncation, so its
-    special tokens stay in place."""
+    special tokens stay in place.
+
+    A dnapt char or k-mer checkpoint takes the array path instead: sequences grouped by length
+    go through ``Vocab.encode_packed`` (tested equal to the tokenizer), then [CLS] content[:cap]
+    [SEP]; the same ids, without building one HF encoding object per sequence."""
+    fast = _tokenize_arrays(ckpt, seqs)
+    if fast is not None:
+        return fast
     tok = ckpt.tokenizer
     texts = [ckpt.prepare(s) for s in seqs]
     ids = tok(texts, add_special_tokens=True, verbose=False)["input_ids"]
@@ -141,6 +159,34 @@ def tokenize(ckpt: Checkpoint, seqs: list[str]) -> Tokenized:
     return Tokenized(ids, len(long))
 
 
+def _tokenize_arrays(ckpt: Checkpoint, seqs: list[str]) -> Tokenized | None:
+    """The array path of ``tokenize``, or None where it does not apply (external or BPE
+    tokenizers, another special-token layout, characters other than ACGTN, a sequence shorter
+    than k for overlapping k-mers)."""
+    v, tok = ckpt.vocab, ckpt.tokenizer
+    if v is None or v.family == "bpe" or ckpt.special_layout != (1, 1):
+        return None
+    groups: dict[int, list[int]] = {}
+    for i, s in enumerate(seqs):
+        groups.setdefault(len(s), []).append(i)
+    if any(length < v.k for length in groups):
+        return None
+    cap = ckpt.max_length - 2
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    ids: list[list[int]] = [[] for _ in seqs]
+    truncated = 0
+    for length, rows in groups.items():
+        try:
+            codes = base_codes("".join(seqs[i] for i in rows)).reshape(len(rows), length)
+        except VocabError:
+            return None
+        packed = v.encode_packed(codes)
+        for i, row in zip(rows, packed.rows(), strict=True):
+            truncated += row.size > cap
+            ids[i] = [cls, *row[:cap].tolist(), sep]
+    return Tokenized(ids, truncated)
+
+
 def plan_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Row indices of each batch: stable sort by length, cut every ``batch_size`` rows.
 
@@ -154,13 +200,15 @@ def collate(
     ids: list[list[int]], rows: np.ndarray, pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ``input_ids`` and ``attention_mask`` for the given rows."""
-    width = max(len(ids[r]) for r in rows)
-    x = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    import torch
+
+    lengths = np.array([len(ids[r]) for r in rows], dtype=np.int64)
+    width = int(lengths.max())
+    x = np.full((len(rows), width), pad_id, dtype=np.int64)
     for i, r in enumerate(rows):
-        x[i, : len(ids[r])] = torch.as_tensor(ids[r])
-        mask[i, : len(ids[r])] = 1
-    return x, mask
+        x[i, : lengths[i]] = ids[r]
+    mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(mask)
 
 
 def embed(
@@ -173,6 +221,8 @@ def embed(
 ) -> np.ndarray:
     """``[n, hidden]`` float32 embeddings: mean over content tokens (specials and padding
     excluded) or the first token's state; bf16 autocast on GPU, fp32 on CPU."""
+    import torch
+
     device = next(model.parameters()).device
     prefix, suffix = ckpt.special_layout
     pad_id = ckpt.tokenizer.pad_token_id if ckpt.tokenizer.pad_token_id is not None else 0

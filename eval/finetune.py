@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from sklearn.metrics import matthews_corrcoef
-from transformers import AutoModelForSequenceClassification
 
 from eval.encoder import Checkpoint, Tokenized, collate, plan_batches
+
+if TYPE_CHECKING:  # torch and transformers load when a model is built, not at import
+    import torch
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class FinetuneResult:
 
 def build_classifier(ckpt: Checkpoint, init: str, n_labels: int, seed: int) -> torch.nn.Module:
     """Encoder + fresh classification head; ``scratch`` re-initializes the encoder as well."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
     torch.manual_seed(seed)
     if init == "pretrained":
         return AutoModelForSequenceClassification.from_pretrained(
@@ -57,6 +61,8 @@ def build_classifier(ckpt: Checkpoint, init: str, n_labels: int, seed: int) -> t
 
 def predict(model: torch.nn.Module, tokens: Tokenized, pad_id: int, batch_size: int) -> np.ndarray:
     """Class probabilities ``[n, K]`` (float32), batches planned from the data alone."""
+    import torch
+
     device = next(model.parameters()).device
     out = np.zeros((len(tokens.ids), model.config.num_labels), dtype=np.float32)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -81,6 +87,9 @@ def finetune(
 ) -> FinetuneResult:
     """Train on ``train`` (labels as class positions), keep the best dev-MCC epoch (the last
     epoch when there is no dev split to select on), predict test."""
+    import torch
+    from sklearn.metrics import matthews_corrcoef
+
     device = next(model.parameters()).device
     tokens, y = train
     steps_per_epoch = -(-len(y) // cfg.batch_size)

@@ -8,7 +8,6 @@ resamples) and seeded, so a CI is a deterministic function of the predictions.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
 BOOTSTRAP_SEED = 20240613
 
@@ -20,6 +19,8 @@ def classification_metrics(
 
     ``proba`` columns follow ``classes``; AUROC is None without scores.
     """
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+
     auroc = None
     if proba is not None:
         if len(classes) == 2:

@@ -11,12 +11,8 @@ import csv
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
 DAGGER = "†"
 BASELINES = ("majority", "gc_length_lr", "kmer_lr", "cnn")
@@ -163,6 +159,11 @@ def render_markdown(report: dict) -> str:
 def plot(report: dict, path: Path) -> None:
     """Grouped bars: each task, each checkpoint (pretrained / from scratch) and the k-mer and
     GC+length baselines; error bars are the bootstrap 95% CIs of MCC."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; and it costs ~1 s to import, so only here
+    import matplotlib.pyplot as plt
+
     tasks = list(report["tasks"])
     series: list[tuple[str, list[float], list[list[float]]]] = []
     for c in report["checkpoints"]:

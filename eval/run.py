@@ -39,7 +39,7 @@ from eval.benchmark import (
     resolve_benchmark,
     select_tasks,
 )
-from eval.distributed import Workers
+from eval.cache import EmbeddingCache, checkpoint_digest, default_cache_dir, embedding_key
 from eval.encoder import (
     LENGTH_POLICY,
     POOLINGS,
@@ -81,6 +81,7 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     baselines: BaselineConfig = field(default_factory=lambda: BaselineConfig(cnn=True))
+    cache_dir: str | None = None  # probe embeddings cache (eval/cache.py); None: off
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ class Runner:
         self._encoder_key: tuple | None = None
         self._encoder = None
         self.bars: dict[str, int] = {}
+        self.cache = EmbeddingCache(Path(cfg.cache_dir) if cfg.cache_dir else None)
+        self._digests: dict[int, str] = {}
 
     def _advance(self, bar: str):
         return lambda n: self.progress.advance(self.bars[bar], n)
@@ -156,24 +159,46 @@ class Runner:
         self.progress.advance(self.bars["baselines"], 1)
         return out
 
-    def probe(self, job: Job, task: Task, ckpt: Checkpoint) -> dict:
-        key = (job.ckpt, job.init, job.seed)
-        if key != self._encoder_key:
+    def _embed_split(self, job: Job, ckpt: Checkpoint, seqs: list[str]) -> tuple[np.ndarray, int]:
+        """One split's embeddings and truncation count: from the cache, else computed (and
+        stored). The encoder is only built on a miss, so a fully cached re-score loads no model."""
+        if job.ckpt not in self._digests and self.cache.root is not None:
+            self._digests[job.ckpt] = checkpoint_digest(ckpt.path)
+        key = embedding_key(
+            self._digests.get(job.ckpt),
+            job.init,
+            job.seed,
+            self.cfg.pooling,
+            ckpt.max_length,
+            self.cfg.batch_size,
+            seqs,
+            self.device.type,
+        )
+        hit = self.cache.get(key)
+        if hit is not None:
+            self._advance("embedding")(len(seqs))
+            return hit
+        model_key = (job.ckpt, job.init, job.seed)
+        if model_key != self._encoder_key:
             self._encoder = build_encoder(ckpt, job.init, job.seed).to(self.device)
-            self._encoder_key = key
+            self._encoder_key = model_key
+        tokens = tokenize(ckpt, seqs)
+        emb = embed(
+            self._encoder,
+            ckpt,
+            tokens,
+            self.cfg.batch_size,
+            self.cfg.pooling,
+            self._advance("embedding"),
+        )
+        self.cache.put(key, emb, tokens.truncated)
+        return emb, tokens.truncated
+
+    def probe(self, job: Job, task: Task, ckpt: Checkpoint) -> dict:
         splits = task.used_splits
-        tokens = {s: tokenize(ckpt, task.splits[s].sequences) for s in splits}
-        emb = {
-            s: embed(
-                self._encoder,
-                ckpt,
-                tokens[s],
-                self.cfg.batch_size,
-                self.cfg.pooling,
-                self._advance("embedding"),
-            )
-            for s in splits
-        }
+        emb, truncated = {}, {}
+        for s in splits:
+            emb[s], truncated[s] = self._embed_split(job, ckpt, task.splits[s].sequences)
         y = {s: _positions(task, task.splits[s].labels) for s in splits}
         sel = task.selection_split
         res = fit_probe(
@@ -189,7 +214,7 @@ class Runner:
             "pred": res.pred,
             "proba": res.proba,
             "extra": {"C": res.C, "dev_mcc": res.dev_mcc},
-            "truncated": {s: tokens[s].truncated for s in splits},
+            "truncated": truncated,
         }
 
     def finetune(self, job: Job, task: Task, ckpt: Checkpoint) -> dict:
@@ -420,6 +445,14 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         default=ft.warmup_ratio,
         help=f"share of steps with linear warmup (default {ft.warmup_ratio})",
     )
+    p.add_argument(
+        "--cache-dir",
+        default=str(default_cache_dir()),
+        help="probe embeddings cache, keyed by checkpoint and task content (default: "
+        "$DNAPT_EVAL_CACHE or ~/.cache/dnapt/eval); a re-score of the same checkpoint skips "
+        "extraction",
+    )
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     a = p.parse_args(argv)
     for flag, value, ok in (
         ("--seeds", a.seeds, a.seeds >= 1),
@@ -451,6 +484,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         max_length=a.max_length,
         iupac=a.iupac,
         n_boot=a.n_boot,
+        cache_dir=None if a.no_cache else a.cache_dir,
         probe=ProbeConfig(Cs=cs),
         finetune=FinetuneConfig(
             learning_rate=a.ft_lr,
@@ -518,6 +552,8 @@ def check_out(out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from eval.distributed import Workers  # torch + accelerate: only once the arguments parse
+
     workers = Workers()
     console = Console(stderr=True, quiet=not workers.is_main)
     t0 = time.perf_counter()

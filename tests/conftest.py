@@ -11,6 +11,7 @@ import pytest
 from data_prep.shard import ShardConfig, run_shard
 from data_prep.sources import MIRROR_ENV, resolve
 from data_prep.windows import WindowConfig
+from eval.cache import CACHE_ENV
 
 _DEFAULT_MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -70,3 +71,11 @@ def small_shards(tmp_path_factory: pytest.TempPathFactory, ecoli_slice: Path) ->
         )
     )
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_eval_cache(tmp_path_factory: pytest.TempPathFactory):
+    """No test (eval, testbed) reads or writes the user's embeddings cache (~/.cache/dnapt/eval)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("eval-cache")))
+        yield

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dnapt.cli import ConfigError, add_options, from_namespace, option, to_dict
-from trainer.masking import MaskingConfig
+from trainer.masking_config import MaskingConfig
 
 __all__ = ["ConfigError", "TrainConfig", "build_parser", "config_from_namespace", "parse_args"]
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from data_prep.errors import print_error
 from trainer.config import ConfigError, build_parser, config_from_namespace
-from trainer.preflight import preflight
 
 RUN_PY = Path(__file__).resolve().parent / "run.py"
 LAUNCHERS = ("pdsh", "openmpi", "mvapich", "slurm", "mpich", "impi")
@@ -133,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cfg = config_from_namespace(build_parser().parse_args(trainer_argv))
         cmd, world = launcher_command(ns, trainer_argv, cfg.out)
+        from trainer.preflight import preflight  # transformers: only once the arguments parse
+
         preflight(cfg, world)
     except (ConfigError, LaunchError) as e:
         print_error("launch.sh train", e)

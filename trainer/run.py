@@ -22,30 +22,17 @@ import random  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from data_prep.errors import print_error  # noqa: E402
-from trainer import checkpoint  # noqa: E402
-from trainer.bphb import VAL_SEED  # noqa: E402
 from trainer.config import ConfigError, TrainConfig, parse_args  # noqa: E402
-from trainer.data import (  # noqa: E402
-    MlmCollator,
-    TrainStream,
-    build_eval_batches,
-    build_train_loader,
-    set_streaming_local_world_size,
-    train_composition,
-)
-from trainer.dist import DistInfo, abort, finish, init_distributed  # noqa: E402
-from trainer.evaluation import base_scorer, evaluate  # noqa: E402
-from trainer.export import MODEL_DIR, TOKENIZER_DIR, export_run  # noqa: E402
-from trainer.metrics import MetricsWriter  # noqa: E402
-from trainer.models import build_model  # noqa: E402
-from trainer.preflight import Plan, preflight  # noqa: E402
-from trainer.step import MlmOutput, train_micro_step  # noqa: E402
+
+if TYPE_CHECKING:  # torch, transformers and deepspeed load only after the arguments parse
+    import torch
+
+    from trainer.dist import DistInfo
+    from trainer.preflight import Plan
+    from trainer.step import MlmOutput
 
 
 class Interval:
@@ -59,6 +46,8 @@ class Interval:
         self.reset()
 
     def reset(self) -> None:
+        import torch
+
         self.model_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
         self.micro = 0
         self.tokens = 0
@@ -67,6 +56,8 @@ class Interval:
         self.started = time.perf_counter()
 
     def add(self, out: MlmOutput, batch: dict[str, Any]) -> None:
+        import torch
+
         parts = (out.loss.detach(), out.correct, out.labelled)
         self.model_sums += torch.stack([p.double() for p in parts])
         self.micro += 1
@@ -77,6 +68,8 @@ class Interval:
 
     def reduce(self) -> dict[str, float]:
         """All-reduce (collective) and turn sums into the logged means and rates."""
+        import torch
+
         keys = sorted(self.stats)
         host = [self.micro, self.tokens, self.samples] + [self.stats[k] for k in keys]
         sums = torch.cat(
@@ -96,6 +89,9 @@ class Interval:
 
 
 def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -103,6 +99,8 @@ def seed_everything(seed: int) -> None:
 
 def write_run_files(plan: Plan, dist: DistInfo) -> None:
     """Rank 0: resolved config, model architecture and tokenizer (export needs no data dir)."""
+    from trainer.export import MODEL_DIR, TOKENIZER_DIR
+
     out = plan.cfg.out
     resolved = plan.resolved(dist.world_size)
     (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
@@ -116,6 +114,23 @@ def write_run_files(plan: Plan, dist: DistInfo) -> None:
 
 def train(plan: Plan, dist: DistInfo) -> None:
     import deepspeed
+    import torch
+
+    from trainer import checkpoint
+    from trainer.bphb import VAL_SEED
+    from trainer.data import (
+        MlmCollator,
+        TrainStream,
+        build_eval_batches,
+        build_train_loader,
+        set_streaming_local_world_size,
+        train_composition,
+    )
+    from trainer.evaluation import base_scorer, evaluate
+    from trainer.export import export_run
+    from trainer.metrics import MetricsWriter
+    from trainer.models import build_model
+    from trainer.step import train_micro_step
 
     cfg: TrainConfig = plan.cfg
     set_streaming_local_world_size()
@@ -202,12 +217,17 @@ def train(plan: Plan, dist: DistInfo) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cfg = parse_args(argv)
+        cfg = parse_args(argv)  # light: --help and argument errors return before torch loads
+        from trainer.preflight import preflight
+
         world = os.environ.get("WORLD_SIZE")
         plan = preflight(cfg, int(world) if world else None)
     except ConfigError as e:
         print_error("trainer/run.py", e)
         sys.exit(2)
+    from trainer import checkpoint
+    from trainer.dist import abort, finish, init_distributed
+
     try:
         dist = init_distributed(cfg.dist_timeout)
         train(plan, dist)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from data_prep import fasta as fasta_mod
 from data_prep.fasta import FastaError, FileStats, read_fasta
 from data_prep.sources import resolve
 
@@ -160,3 +161,79 @@ def test_other_formats_are_named(tmp_path: Path, data: bytes, needle: str) -> No
     with pytest.raises(FastaError, match=re.escape(needle)) as e:
         list(read_fasta(path))
     assert str(e.value).startswith(f"{path}: ") and "\n" not in str(e.value)
+
+
+def _exact_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every byte look invalid to the translate fast path, so each block takes the exact
+    numpy path (which then accepts the valid ones): the reference the fast path must equal."""
+    monkeypatch.setattr(fasta_mod, "_CODE_T", bytes([255]) * 256)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from([b">r1", b">r2 x", b">r3", b"ACGT", b"acgtn", b"RYKMnN", b"", b"GATTACA"]),
+        max_size=14,
+    ),
+)
+def test_fast_path_equals_exact_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]
+) -> None:
+    """Records, soft-mask, IUPAC/N/blank-line counts and errors are the same on both paths."""
+    path = _write(tmp_path, b"\n".join(parts) + b"\n", "f.fa")
+
+    def outcome() -> object:
+        try:
+            recs, stats = _read(path)
+        except FastaError as e:
+            return str(e)
+        rows = [(r.name, r.codes.tolist(), r.lower.tolist(), r.iupac, r.header_line) for r in recs]
+        return rows, vars(stats)
+
+    fast = outcome()
+    with monkeypatch.context() as m:
+        _exact_path_only(m)
+        exact = outcome()
+    assert fast == exact
+
+
+def test_fast_path_equals_exact_path_on_real_genomes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The soft-masked, N-rich, BGZF human slice (with its trailing blank line) on both paths."""
+    path = resolve("hg38_chr2_slice")
+    fast_st, exact_st = FileStats(str(path)), FileStats(str(path))
+    fast = list(read_fasta(path, fast_st))
+    _exact_path_only(monkeypatch)
+    exact = list(read_fasta(path, exact_st))
+    assert vars(fast_st) == vars(exact_st) and fast_st.blank_lines == 1
+    for a, b in zip(fast, exact, strict=True):
+        assert np.array_equal(a.codes, b.codes) and np.array_equal(a.lower, b.lower)
+        assert a.codes.flags.writeable
+
+
+_BODY = b">a\n" + b"ACGT" * 30_000 + b"\n"
+
+
+@pytest.mark.parametrize(
+    "blob, outcome",
+    [
+        (gzip.compress(_BODY[:50_000]) + gzip.compress(_BODY[50_000:]), 120_000),  # BGZF-like
+        (gzip.compress(_BODY) + b"\x00" * 100, 120_000),  # zero padding, as GzipFile allows
+        (gzip.compress(_BODY) + gzip.compress(b""), 120_000),  # BGZF's empty EOF member
+        (gzip.compress(_BODY) + b"XYZ", "corrupt gzip data"),
+        (gzip.compress(_BODY) + gzip.compress(b">b\nAC\n")[:5], "truncated gzip stream"),
+        (gzip.compress(_BODY)[:-8] + b"\0\0\0\0" + gzip.compress(_BODY)[-4:], "corrupt gzip"),
+    ],
+    ids=["multi-member", "zero-padding", "empty-member", "garbage", "truncated-2nd", "bad-crc"],
+)
+def test_gzip_members_padding_and_damage(tmp_path: Path, blob: bytes, outcome) -> None:
+    """The direct zlib reader accepts and rejects exactly what GzipFile does."""
+    path = _write(tmp_path, blob, "m.fa.gz")
+    if isinstance(outcome, int):
+        assert [r.length for r in _read(path)[0]] == [outcome]
+        return
+    with pytest.raises(FastaError, match=outcome):
+        _read(path)
+    with pytest.raises((EOFError, gzip.BadGzipFile)), gzip.open(path) as fh:
+        fh.read()

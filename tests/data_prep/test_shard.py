@@ -101,7 +101,7 @@ def test_identical_for_any_worker_count(ecoli_slice: Path, tmp_path: Path) -> No
             ShardConfig(
                 out=out,
                 inputs=[str(ecoli_slice)],
-                vocabs=["kmer6-overlap", "bpe-256"],
+                vocabs=["kmer6-overlap", "bpe-256", "char"],  # pooled BPE between local ones
                 windows=WindowConfig(window=256, stride=200, val_fraction=0.1),
                 workers=workers,
                 progress=False,

@@ -110,3 +110,47 @@ def test_encode_rejects_non_acgtn() -> None:
     with pytest.raises(VocabError, match="not one of ACGTN"):
         v.encode("ACGR")
     assert np.array_equal(v.encode("acgt".upper()), [5, 6, 7, 8])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["char", "kmer3-overlap", "kmer6-overlap", "kmer3-disjoint", "kmer6-disjoint", "bpe-300"],
+)
+def test_packed_batch_equals_saved_hf_tokenizer(
+    name: str, real_windows: list[str], tmp_path: Path
+) -> None:
+    """The sharder's batch encoder gives, window by window, the ids of the tokenizer as saved
+    and reloaded by plain transformers; windows with N (one, several, all) included."""
+    from transformers import AutoTokenizer
+
+    v = build_vocab(name, 95, real_windows[:40] if name.startswith("bpe") else None)
+    v.save(tmp_path / "tok")
+    hf = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    rng = np.random.default_rng(7)
+    seqs = [w[:95] for w in real_windows[:30]]
+    seqs += ["N" * 95, "ACGTN" * 19]
+    seqs += ["".join(rng.choice(list("ACGTN"), 95, p=[0.24] * 4 + [0.04])) for _ in range(20)]
+    codes = np.stack([np.frombuffer(s.encode(), np.uint8) for s in seqs])
+    codes = np.searchsorted(np.frombuffer(b"ACGNT", np.uint8), codes)  # ASCII -> A0 C1 G2 N3 T4
+    codes = np.array([0, 1, 2, 4, 3], np.uint8)[codes]  # -> A0 C1 G2 T3 N4
+    packed = v.encode_packed(codes)
+    assert packed.ids.dtype == v.dtype and len(packed) == len(seqs)
+    for seq, row in zip(seqs, packed.rows(), strict=True):
+        want = hf(v.to_tokenizer_input(seq), add_special_tokens=False)["input_ids"]
+        assert row.tolist() == want, (name, seq)
+
+
+@pytest.mark.parametrize("name", ["char", "kmer6-overlap", "kmer3-disjoint", "bpe-300"])
+def test_load_encoder_matches_load_vocab(
+    name: str, real_windows: list[str], tmp_path: Path
+) -> None:
+    """Sharding workers load the bare Rust tokenizer: same ids, no transformers needed."""
+    from data_prep.vocab import load_encoder
+
+    v = build_vocab(name, 95, real_windows[:40] if name.startswith("bpe") else None)
+    v.save(tmp_path / "tok")
+    full, bare = load_vocab(tmp_path / "tok"), load_encoder(tmp_path / "tok")
+    assert (bare.name, bare.family, bare.size, bare.dtype) == (v.name, v.family, v.size, v.dtype)
+    codes = np.stack([np.frombuffer(w[:95].encode(), np.uint8) for w in real_windows[:20]])
+    codes = np.searchsorted(np.frombuffer(b"ACGT", np.uint8), codes).astype(np.uint8)
+    assert np.array_equal(bare.encode_packed(codes).ids, full.encode_packed(codes).ids)

@@ -6,12 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
 
 from data_prep.vocab import load_vocab
 from eval.encoder import build_encoder, embed, load_checkpoint, plan_batches, tokenize
+from tests.eval.evalkit import make_checkpoint
 
 
 def test_dnapt_checkpoint_tokenizes_kmers_and_truncates(tiny_checkpoint: Path) -> None:
@@ -91,3 +93,19 @@ def test_external_checkpoint_gets_raw_sequence(tmp_path: Path) -> None:
 def test_plan_batches_groups_by_length() -> None:
     batches = plan_batches(np.array([5, 1, 5, 2, 9]), 2)
     assert [b.tolist() for b in batches] == [[1, 3], [0, 2], [4]]
+
+
+@pytest.mark.parametrize("vocab", ["char", "kmer3-overlap", "kmer6-overlap", "kmer4-disjoint"])
+def test_array_tokenization_equals_the_tokenizer(vocab: str, tmp_path: Path) -> None:
+    """The array path (dnapt char/k-mer checkpoints) gives the HF tokenizer's ids and truncation
+    counts, for mixed lengths, N, and rows over the max length."""
+    ckpt = load_checkpoint(make_checkpoint(tmp_path / "hf", vocab, window=64))
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGTN"), n, p=[0.24] * 4 + [0.04])) for n in (70, 64, 9, 200)]
+    seqs += ["N" * 30, seqs[0]]
+    from eval.encoder import _tokenize_arrays
+
+    assert _tokenize_arrays(ckpt, seqs) is not None  # the array path really runs here
+    fast = tokenize(ckpt, seqs)
+    slow = tokenize(replace(ckpt, vocab=None), seqs)
+    assert fast.ids == slow.ids and fast.truncated == slow.truncated > 0

@@ -25,10 +25,14 @@ REAL = "UCI/ecoli_promoters,UCI/splice_junction"  # binary and 3-class
 METRICS = {"mcc", "accuracy", "macro_f1", "auroc"}
 
 
-def _probe_argv(ckpt: Path, bench: Path, out: Path, tasks: str = REAL) -> list[str]:
+def _probe_argv(
+    ckpt: Path, bench: Path, out: Path, tasks: str = REAL, cache: str = "--no-cache"
+) -> list[str]:
+    """Probe arguments; no embeddings cache unless asked, so every run really computes."""
     return [
         "--checkpoint", str(ckpt), "--benchmark", str(bench), "--tasks", tasks,
         "--protocol", "probe", "--seeds", "2", "--out", str(out), "--n-boot", "300",
+        *cache.split(),
     ]  # fmt: skip
 
 
@@ -262,3 +266,29 @@ def test_report_counts_changed_rows(tiny_checkpoint: Path, tmp_path: Path) -> No
     }
     assert task["rows_changed"]["dev"]["lowercase_rows"] == 1
     assert "test: 3 iupac rows changed" in (out / "report.md").read_text()
+
+
+def test_rescore_from_cache_loads_no_model_and_matches(
+    tiny_checkpoint: Path, benchmark_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second probe of the same checkpoint reads every embedding from the cache (no encoder
+    is built at all) and gives the same report; a changed checkpoint misses."""
+    import eval.run as run_mod
+
+    cache = f"--cache-dir {tmp_path / 'cache'}"
+    task = "UCI/ecoli_promoters"
+    first = tmp_path / "first"
+    assert run_main(_probe_argv(tiny_checkpoint, benchmark_dir, first, task, cache)) == 0
+    assert list((tmp_path / "cache").rglob("*.npz"))
+
+    def no_model(*a, **k):
+        raise AssertionError("the cache should have made building an encoder unnecessary")
+
+    monkeypatch.setattr(run_mod, "build_encoder", no_model)
+    second = tmp_path / "second"
+    assert run_main(_probe_argv(tiny_checkpoint, benchmark_dir, second, task, cache)) == 0
+    one = json.loads((first / "report.json").read_text())
+    two = json.loads((second / "report.json").read_text())
+    assert one["tasks"] == two["tasks"]
+    with pytest.raises(AssertionError, match="cache should have"):
+        run_main(_probe_argv(tiny_checkpoint, benchmark_dir, tmp_path / "x", task, "--no-cache"))
