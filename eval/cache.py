@@ -65,7 +65,10 @@ def embedding_key(
     device_type: str,
 ) -> str:
     """The cache key of one split's embeddings: everything that changes their floats."""
+    from eval.encoder import LENGTH_POLICY
+
     return EmbeddingCache.key(
+        length_policy=LENGTH_POLICY,
         checkpoint=checkpoint,
         init=init,
         seed=seed,

@@ -4,9 +4,11 @@ Any Hugging Face masked-LM directory with its tokenizer loads here, never with r
 dnapt checkpoint's tokenizer says how its input is written (space-separated k-mers for
 overlapping k-mer vocabularies); any other checkpoint gets the raw upper-case sequence.
 
-Length policy ("truncate"): a sequence whose tokens exceed the model's max length keeps its first
-``max_length - specials`` content tokens, i.e. its 5' end; truncated rows are counted per split and
-reported beside every score. Batches are fixed from the data alone (rows sorted by token count,
+Length policy ("center"): a sequence whose tokens exceed the model's max length keeps its central
+``max_length - specials`` content tokens (the longer half of the excess is cut from the 3' end);
+truncated rows are counted per split and reported beside every score. The centre, not the 5' end,
+because designed tasks put their anchor there (a splice donor's GT, a start codon, an ARS centre:
+docs/task-design.md), and so do GUE's and UCI's splice tasks. Batches are fixed from the data alone (rows sorted by token count,
 then cut every ``batch_size``), so an embedding never depends on which process computed it.
 """
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:  # torch and transformers load when a checkpoint does, not at 
     import torch
     from transformers import PretrainedConfig
 
-LENGTH_POLICY = "truncate"
+LENGTH_POLICY = "center"
 POOLINGS = ("mean", "cls")
 # Model types whose learned positions start after the padding index (position ids pad_id+1...).
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "esm"}
@@ -133,9 +135,9 @@ class Tokenized:
 
 
 def tokenize(ckpt: Checkpoint, seqs: list[str]) -> Tokenized:
-    """Batched fast tokenization, then the truncation policy (counted, never silent): rows
-    longer than the max length are re-encoded with the tokenizer's own truncation, so its
-    special tokens stay in place.
+    """Batched fast tokenization, then the length policy (counted, never silent): rows longer
+    than the max length keep their central content tokens, with the tokenizer's own special
+    tokens put back around them.
 
     A dnapt char or k-mer checkpoint takes the array path instead: sequences grouped by length
     go through ``Vocab.encode_packed`` (tested equal to the tokenizer), then [CLS] content[:cap]
@@ -148,15 +150,24 @@ def tokenize(ckpt: Checkpoint, seqs: list[str]) -> Tokenized:
     ids = tok(texts, add_special_tokens=True, verbose=False)["input_ids"]
     long = [i for i, x in enumerate(ids) if len(x) > ckpt.max_length]
     if long:
-        cut = tok(
-            [texts[i] for i in long],
-            add_special_tokens=True,
-            truncation=True,
-            max_length=ckpt.max_length,
-        )["input_ids"]
-        for i, x in zip(long, cut, strict=True):
-            ids[i] = x
+        masks = tok(
+            [texts[i] for i in long], add_special_tokens=True, return_special_tokens_mask=True
+        )["special_tokens_mask"]
+        for i, mask in zip(long, masks, strict=True):
+            head = next(j for j, m in enumerate(mask) if not m)  # leading special tokens
+            tail = len(mask) - next(j for j, m in enumerate(reversed(mask)) if not m)
+            x = ids[i]
+            kept = center(x[head:tail], ckpt.max_length - head - (len(x) - tail))
+            ids[i] = x[:head] + kept + x[tail:]
     return Tokenized(ids, len(long))
+
+
+def center(tokens: list[int], cap: int) -> list[int]:
+    """The central ``cap`` tokens (the extra one of an odd excess is cut at the 3' end)."""
+    if len(tokens) <= cap:
+        return tokens
+    start = (len(tokens) - cap) // 2
+    return tokens[start : start + cap]
 
 
 def _tokenize_arrays(ckpt: Checkpoint, seqs: list[str]) -> Tokenized | None:
@@ -183,7 +194,7 @@ def _tokenize_arrays(ckpt: Checkpoint, seqs: list[str]) -> Tokenized | None:
         packed = v.encode_packed(codes)
         for i, row in zip(rows, packed.rows(), strict=True):
             truncated += row.size > cap
-            ids[i] = [cls, *row[:cap].tolist(), sep]
+            ids[i] = [cls, *center(row.tolist(), cap), sep]
     return Tokenized(ids, truncated)
 
 

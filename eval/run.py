@@ -58,8 +58,9 @@ from eval.scoring import SeedRun, score_task
 SCHEMA_VERSION = 1
 PROTOCOLS = ("probe", "finetune")
 LENGTH_POLICY_TEXT = (
-    "truncate: sequences longer than the model's max length (tokens, specials included) keep "
-    "their first tokens (5' end); truncated rows are counted per task and split"
+    "center: sequences longer than the model's max length (tokens, specials included) keep "
+    "their central tokens (designed tasks put their anchor there); truncated rows are counted "
+    "per task and split"
 )
 
 

@@ -1,4 +1,4 @@
-"""Checkpoint loading, the truncation policy and pooling, for dnapt and external tokenizers."""
+"""Checkpoint loading, the length policy (centre crop) and pooling, for dnapt and external tokenizers."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def test_dnapt_checkpoint_tokenizes_kmers_and_truncates(tiny_checkpoint: Path) -
     assert toks.truncated == 1
     assert toks.ids[0] == [2, *vocab.encode(short).tolist(), 3]
     assert len(toks.ids[1]) == 125 and toks.ids[1][0] == 2 and toks.ids[1][-1] == 3
-    assert toks.ids[1][1:-1] == vocab.encode(long)[:123].tolist()  # 5' end kept
+    full = vocab.encode(long).tolist()  # 195 k-mers: 72 cut, 36 from each end
+    assert toks.ids[1][1:-1] == full[36 : 36 + 123]  # the centre kept
     assert tokenize(replace(ckpt, max_length=500), [long]).truncated == 0
 
 
@@ -86,6 +87,8 @@ def test_external_checkpoint_gets_raw_sequence(tmp_path: Path) -> None:
     assert ckpt.max_length == 40
     toks = tokenize(ckpt, ["ACGTN", "A" * 50])
     assert toks.ids[0] == [2, 4, 5, 6, 7, 8, 3] and toks.truncated == 1
+    odd = tokenize(ckpt, ["AAAAACCCCCGGGGGTTTTTA" + "A" * 20])  # 41 tokens, cap 38: cut 1 + 2
+    assert odd.ids[0] == [2, *tokenize(ckpt, ["AAAACCCCCGGGGGTTTTTA" + "A" * 18]).ids[0][1:-1], 3]
     out = embed(build_encoder(ckpt, "pretrained", 0), ckpt, toks, 4, "mean")
     assert out.shape == (2, 32) and np.isfinite(out).all()
 

@@ -47,7 +47,7 @@ def probe_report(tiny_checkpoint: Path, benchmark_dir: Path, tmp_path_factory) -
 def test_probe_report_schema(probe_report: Path) -> None:
     report = json.loads((probe_report / "report.json").read_text())
     assert report["schema_version"] == 1 and report["protocol"] == "probe"
-    assert report["seeds"] == [0, 1] and report["length_policy"]["policy"] == "truncate"
+    assert report["seeds"] == [0, 1] and report["length_policy"]["policy"] == "center"
     assert report["checkpoints"][0]["vocab"] == "kmer6-overlap"
     assert set(report["tasks"]) == set(REAL.split(","))
     assert report["tasks"]["UCI/splice_junction"]["classes"] == [0, 1, 2]
