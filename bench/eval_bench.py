@@ -33,8 +33,8 @@ from transformers import AutoConfig, AutoModelForMaskedLM
 from data_prep.vocab import PAD_ID, build_vocab
 from eval.benchmark import discover_tasks, load_task, resolve_benchmark
 from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
-from eval.distributed import Workers
 from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
+from eval.jobs import Workers
 from eval.probe import ProbeConfig, fit_probe
 from trainer.models import PRESETS
 

@@ -38,10 +38,10 @@ from trainer.data import (  # noqa: E402
     encode_windows,
     set_streaming_local_world_size,
 )
-from trainer.dist import init_distributed  # noqa: E402
 from trainer.ds_config import load_ds_config, resolve_ds_config  # noqa: E402
 from trainer.masking import MaskingConfig, build_masker  # noqa: E402
 from trainer.models import build_model, model_config  # noqa: E402
+from trainer.process_group import init_distributed  # noqa: E402
 from trainer.shards import open_shards  # noqa: E402
 from trainer.step import batch_to, mlm_forward, train_micro_step  # noqa: E402
 
@@ -308,6 +308,6 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-    from trainer.dist import finish
+    from trainer.process_group import finish
 
     finish(0)

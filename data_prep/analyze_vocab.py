@@ -86,7 +86,6 @@ class ShardDir:
 
     root: Path
     window: int
-    fmt: str
     vocabs: tuple[str, ...]
     windows: dict[str, int]  # per split
 
@@ -124,7 +123,6 @@ def open_shards(data: Path) -> ShardDir:
         shard = ShardDir(
             root=data,
             window=int(params["window"]),
-            fmt=params["format"],
             vocabs=tuple(manifest["vocabs"]),
             windows={s: int(manifest["splits"][s]["windows"]) for s in SPLITS},
         )
@@ -170,7 +168,7 @@ def scan_split(shard: ShardDir, name: str, split: str, size: int, keep: np.ndarr
     def batches() -> Iterator[np.ndarray]:
         nonlocal seen
         buf: list[np.ndarray] = []
-        for i, sample in enumerate(read_split(path, shard.fmt)):
+        for i, sample in enumerate(read_split(path)):
             ids = np.asarray(sample["input_ids"])
             if i in wanted:
                 kept[i] = ids

@@ -72,7 +72,6 @@ class ShardConfig:
     windows: WindowConfig = field(default_factory=WindowConfig)
     seed: int = 0
     workers: int = 1
-    fmt: str = "mds"
     overwrite: bool = False
     bpe_train_bases: int = 8_000_000
     chunk_windows: int = 512
@@ -86,7 +85,7 @@ class ShardConfig:
             "vocabs": self.vocabs,
             **asdict(self.windows),
             "seed": self.seed,
-            "format": self.fmt,
+            "format": "mds",  # the one shard format (recorded for readers of older manifests)
             "bpe_train_bases": self.bpe_train_bases,
         }
 
@@ -255,8 +254,6 @@ def _check_config(cfg: ShardConfig) -> list[VocabSpec]:
     specs = [VocabSpec.parse(v) for v in cfg.vocabs]
     if len(set(cfg.vocabs)) != len(cfg.vocabs):
         raise ShardError(f"--vocab lists a vocabulary twice: {','.join(cfg.vocabs)}")
-    if cfg.fmt not in ("mds", "webdataset"):
-        raise ShardError(f"--format {cfg.fmt}: use mds or webdataset")
     if cfg.workers < 1:
         raise ShardError(f"--workers {cfg.workers}: use 1 or more tokenizer processes")
     if not 0 <= cfg.seed < 2**63:
@@ -364,9 +361,7 @@ def _write(cfg: ShardConfig, specs: list[VocabSpec], paths: list[Path], tmp: Pat
         v.save(d)
         vocab_dirs.append(str(d))
 
-    sinks = {
-        (v.name, s): make_sink(cfg.fmt, tmp / v.name / s, v.dtype) for v in vocabs for s in SPLITS
-    }
+    sinks = {(v.name, s): make_sink(tmp / v.name / s, v.dtype) for v in vocabs for s in SPLITS}
     tokens = {(v.name, s): 0 for v in vocabs for s in SPLITS}
     unk = {(v.name, s): 0 for v in vocabs for s in SPLITS}
     max_tokens = {v.name: 0 for v in vocabs}
@@ -644,13 +639,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=8_000_000,
         help="cap on train bases sampled to learn BPE (default: 8,000,000; HF BPE training time grows with it)",
     )
-    p.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("mds", "webdataset"),
-        default="mds",
-        help="mds (default; what the trainer streams) or webdataset tar shards",
-    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
     p.add_argument("--no-progress", action="store_true", help="no progress line or summary table")
     return p
@@ -687,7 +675,6 @@ def config_from_args(a: argparse.Namespace) -> ShardConfig:
         windows=windows,
         seed=a.seed,
         workers=a.workers,
-        fmt=a.fmt,
         overwrite=a.overwrite,
         bpe_train_bases=a.bpe_train_bases,
         progress=not a.no_progress,

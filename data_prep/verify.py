@@ -48,14 +48,18 @@ def _check_files(root: Path, manifest: dict) -> None:
 
 def _windows(root: Path, manifest: dict) -> dict[str, dict[str, list]]:
     """Per vocab and split: (record, start, ids) of every sample; checks counts on the way."""
-    fmt = manifest["params"]["format"]
+    if manifest["params"].get("format", "mds") != "mds":
+        raise VerifyError(
+            f"{root / 'manifest.json'}: format {manifest['params']['format']!r}: dnapt reads MDS "
+            "shards only; re-shard"
+        )
     out: dict[str, dict[str, list]] = {}
     for name, entry in manifest["vocabs"].items():
         out[name] = {}
         for split in SPLITS:
             rows = [
                 (s["record"], int(s["start"]), np.asarray(s["input_ids"]))
-                for s in read_split(root / name / split, fmt)
+                for s in read_split(root / name / split)
             ]
             want = manifest["splits"][split]["windows"]
             if len(rows) != want:

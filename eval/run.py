@@ -553,7 +553,7 @@ def check_out(out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from eval.distributed import Workers  # torch + accelerate: only once the arguments parse
+    from eval.jobs import Workers  # torch + accelerate: only once the arguments parse
 
     workers = Workers()
     console = Console(stderr=True, quiet=not workers.is_main)

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = (
     "torch", "transformers", "streaming", "deepspeed", "sklearn", "scipy", "matplotlib",
-    "accelerate", "datasketch", "torchvision", "webdataset",
+    "accelerate", "datasketch", "torchvision",
 )  # fmt: skip
 
 COMMANDS = [

@@ -30,8 +30,8 @@ from trainer.config import ConfigError, TrainConfig, parse_args  # noqa: E402
 if TYPE_CHECKING:  # torch, transformers and deepspeed load only after the arguments parse
     import torch
 
-    from trainer.dist import DistInfo
     from trainer.preflight import Plan
+    from trainer.process_group import DistInfo
     from trainer.step import MlmOutput
 
 
@@ -126,11 +126,11 @@ def train(plan: Plan, dist: DistInfo) -> None:
         set_streaming_local_world_size,
         train_composition,
     )
-    from trainer.evaluation import base_scorer, evaluate
     from trainer.export import export_run
-    from trainer.metrics import MetricsWriter
     from trainer.models import build_model
+    from trainer.run_log import MetricsWriter
     from trainer.step import train_micro_step
+    from trainer.validation import base_scorer, evaluate
 
     cfg: TrainConfig = plan.cfg
     set_streaming_local_world_size()
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         print_error("trainer/run.py", e)
         sys.exit(2)
     from trainer import checkpoint
-    from trainer.dist import abort, finish, init_distributed
+    from trainer.process_group import abort, finish, init_distributed
 
     try:
         dist = init_distributed(cfg.dist_timeout)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from eval.benchmark import load_task
-from eval.distributed import assign
+from eval.jobs import assign
 from eval.report import audit_verdicts
 from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trainer.metrics import MetricsWriter, truncate_after
+from trainer.run_log import MetricsWriter, truncate_after
 
 
 def test_truncate_after_drops_later_steps_and_cut_lines(tmp_path: Path) -> None:
