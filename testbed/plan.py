@@ -373,7 +373,8 @@ def suite_files(recipe: Recipe) -> list[Path]:
 
 def suite_key(recipe: Recipe) -> str:
     """The built suite depends on its spec files' content (their genomes and annotations are
-    registry names, pinned by sha256) and on the builder's code version."""
+    registry names, pinned by sha256). Like the cell keys, it does not cover the code version:
+    after changing the builder, use a new ``--out``."""
     return canonical_hash(
         {"suite": recipe.eval.suite, "specs": {p.name: p.read_text() for p in suite_files(recipe)}}
     )
