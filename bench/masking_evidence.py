@@ -1,4 +1,4 @@
-"""Masking benchmarks: masker throughput, and issue 4's evidence runs (neighbor vs leakfree).
+"""Masking benchmarks: masker throughput, and the evidence runs (neighbor vs leakfree).
 
     python bench/masking_evidence.py throughput [--window 512 --batch 32]
     python bench/masking_evidence.py evidence --shards DIR --out RUNS [--steps 300]

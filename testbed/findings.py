@@ -1,4 +1,7 @@
-"""The testbed's Findings: the masking claims of issue 11, measured on a results folder.
+"""The testbed's Findings: the masking claims, measured on a results folder.
+
+The claims: copy-prone masking collapses the training loss on overlapping k-mers; that gain does
+not transfer to predicting hidden bases; the hidden-bases objective lowers BPHB.
 
 Each claim is stated, measured per training seed (runs of two cells are paired by seed), and
 given a verdict computed from those numbers with the rules below, never typed in:

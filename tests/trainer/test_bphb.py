@@ -1,4 +1,4 @@
-"""Bits per hidden base (issue 4): hand-computed cases and the char == cross-entropy identity."""
+"""Bits per hidden base: hand-computed cases and the char == cross-entropy identity."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Masking strategies and the per-base leakage audit (issue 4)."""
+"""Masking strategies and the per-base leakage audit."""
 
 from __future__ import annotations
 

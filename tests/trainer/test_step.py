@@ -1,4 +1,4 @@
-"""trainer.step: the masked-only LM head and the hidden-bases objective (issue 11)."""
+"""trainer.step: the masked-only LM head and the hidden-bases objective."""
 
 from __future__ import annotations
 
