@@ -19,7 +19,6 @@ Memory is bounded by the largest record, not by the genome: records are yielded 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import re
 import zlib
@@ -224,14 +223,6 @@ class _Checked:
     @cached_property
     def nl(self) -> np.ndarray:
         return np.flatnonzero(self.arr == 10)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Reader:

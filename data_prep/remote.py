@@ -13,12 +13,13 @@ destination, and every file must match the manifest's sha256.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 import urllib.parse
 from pathlib import Path, PurePosixPath
+
+from dnapt.hashing import sha256_file
 
 MANIFEST = "manifest.json"
 
@@ -94,14 +95,6 @@ def _inside(root: Path, rel: str) -> Path:
     return root.joinpath(*pure.parts)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_dir(remote: str, local: Path) -> Path:
     """Download a remote shard directory into ``local``: the manifest, then each file it lists,
     each checked against its sha256. Returns ``local``."""
@@ -113,7 +106,7 @@ def fetch_dir(remote: str, local: Path) -> Path:
             for rel, digest in entry["files"].items():
                 dest = _inside(local, f"{vocab}/{rel}")
                 _download(_join(src, f"{vocab}/{rel}"), dest)
-                if _sha256(dest) != digest:
+                if sha256_file(dest) != digest:
                     raise RemoteError(
                         f"{remote}: {vocab}/{rel} does not match its manifest sha256 (corrupt "
                         "upload): re-run data_prep/shard.py with --overwrite"

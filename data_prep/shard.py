@@ -32,7 +32,7 @@ import numpy as np
 
 from data_prep import __version__
 from data_prep.errors import print_error
-from data_prep.fasta import FastaError, FileStats, read_fasta, sha256_file
+from data_prep.fasta import FastaError, FileStats, read_fasta
 from data_prep.manifest import seal
 from data_prep.remote import (
     RemoteError,
@@ -54,6 +54,7 @@ from data_prep.vocab import (
 )
 from data_prep.windows import SPLITS, RecordWindows, SplitCounts, WindowConfig, record_windows
 from data_prep.writers import make_sink
+from dnapt.hashing import sha256_file
 
 DEFAULT_VOCABS = "char,kmer6-overlap,kmer6-disjoint,bpe-4096"
 

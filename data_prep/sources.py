@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.fasta import sha256_file
+from dnapt.hashing import sha256_file
 
 MIRROR_ENV = "DNAPT_DATA_MIRROR"
 CACHE_ENV = "DNAPT_CACHE"

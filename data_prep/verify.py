@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.errors import print_error
-from data_prep.fasta import FastaError, read_fasta, sha256_file
+from data_prep.fasta import FastaError, read_fasta
 from data_prep.manifest import ManifestError, read_manifest
 from data_prep.paths import UnsafePathError, contained, plain_name
 from data_prep.remote import RemoteError, fetch_dir, is_remote
@@ -26,6 +26,7 @@ from data_prep.sources import SourceError, resolve
 from data_prep.vocab import BASES_ARRAY, load_vocab
 from data_prep.windows import SPLITS
 from data_prep.writers import ShardFormatError, read_split
+from dnapt.hashing import sha256_file
 
 
 class VerifyError(RuntimeError):

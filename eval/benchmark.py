@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from dnapt.hashing import sha256_file
 
 SPLITS = ("train", "dev", "test")
 IUPAC_POLICIES = ("error", "n")
@@ -137,15 +138,6 @@ class Task:
             raise BenchmarkError(f"{self.test.path}: a test row to exclude is listed twice")
         keep = np.setdiff1d(np.arange(len(self.test)), drop)
         return Task(self.id, {**self.splits, "test": self.test.subset(keep)})
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes (the identity of the data a verdict was made from)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_benchmark(explicit: str | None) -> Path:

@@ -202,8 +202,8 @@ def shard_params(recipe: Recipe) -> dict[str, Any]:
 def source_digests(recipe: Recipe) -> list[str | None]:
     """sha256 of each source: the registry's pinned digest, a FASTA path's content digest, or
     None for a path that is absent (only a dry run gets that far without data)."""
-    from data_prep.fasta import sha256_file
     from data_prep.sources import SOURCES
+    from dnapt.hashing import sha256_file
 
     out: list[str | None] = []
     for s in recipe.corpus.sources:

@@ -20,6 +20,7 @@ from data_prep.manifest import ManifestError, read_manifest
 from data_prep.paths import UnsafePathError, contained
 from data_prep.vocab import Vocab, VocabError, load_vocab
 from data_prep.writers import ShardFormatError, load_mds_index
+from dnapt.hashing import sha256_file
 from trainer.config import ConfigError
 
 SPLITS = ("train", "val")
@@ -69,14 +70,6 @@ def _parent(remote: str) -> str:
     return remote.rstrip("/").rsplit("/", 1)[0]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fetch_metadata(remote: str, cache: Path) -> None:
     """Copy manifest.json, vocab.json, tokenizer/ and the split indexes of a remote vocabulary
     into ``cache``, each checked against the manifest's sha256.
@@ -101,7 +94,7 @@ def _fetch_metadata(remote: str, cache: Path) -> None:
         if rel not in files:
             raise ConfigError(f"--data {remote}: the manifest has no sha256 for {rel}; re-shard")
         _fetch(f"{remote.rstrip('/')}/{rel}", dest)
-        if _sha256(dest) != files[rel]:
+        if sha256_file(dest) != files[rel]:
             dest.unlink()
             raise ConfigError(f"--data {remote}: {rel} does not match its manifest sha256")
 
@@ -203,7 +196,7 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
         max_tokens=int(spec["max_tokens"]),
         remote=remote,
         local=local,
-        manifest_sha256=_sha256(manifest_path),
+        manifest_sha256=sha256_file(manifest_path),
         windows={split: _split_windows(manifest, split, manifest_path) for split in SPLITS},
     )
 

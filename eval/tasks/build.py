@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.fasta import sha256_file
 from data_prep.sources import SourceError, resolve
+from dnapt.hashing import sha256_file
 from eval.benchmark import load_task
 from eval.dedup import canonical
 from eval.tasks.annotation import read_annotation

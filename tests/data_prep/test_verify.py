@@ -111,7 +111,7 @@ def _craft_pickle_split(shards: Path, marker: Path) -> None:
     manifest with the new file hashes: what a malicious shard provider would ship."""
     from streaming import MDSWriter
 
-    from data_prep.fasta import sha256_file
+    from dnapt.hashing import sha256_file
 
     val = shards / "char" / "val"
     shutil.rmtree(val)
