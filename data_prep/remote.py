@@ -17,8 +17,9 @@ import json
 import os
 import tempfile
 import urllib.parse
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from data_prep.paths import UnsafePathError, contained, plain_name
 from dnapt.hashing import sha256_file
 
 MANIFEST = "manifest.json"
@@ -87,14 +88,6 @@ def upload_dir(local: Path, remote: str) -> list[str]:
     return names
 
 
-def _inside(root: Path, rel: str) -> Path:
-    """``root / rel`` for a manifest path that stays inside ``root``, else an error."""
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-        raise RemoteError(f"manifest.json lists an unsafe path {rel!r}; refusing to download it")
-    return root.joinpath(*pure.parts)
-
-
 def fetch_dir(remote: str, local: Path) -> Path:
     """Download a remote shard directory into ``local``: the manifest, then each file it lists,
     each checked against its sha256. Returns ``local``."""
@@ -104,7 +97,7 @@ def fetch_dir(remote: str, local: Path) -> Path:
         manifest = json.loads((local / MANIFEST).read_text())
         for vocab, entry in manifest["vocabs"].items():
             for rel, digest in entry["files"].items():
-                dest = _inside(local, f"{vocab}/{rel}")
+                dest = _inside(local, vocab, rel)
                 _download(_join(src, f"{vocab}/{rel}"), dest)
                 if sha256_file(dest) != digest:
                     raise RemoteError(
@@ -120,6 +113,16 @@ def fetch_dir(remote: str, local: Path) -> Path:
     except Exception as e:  # the storage clients raise many types; the message is what matters
         raise RemoteError(f"{remote}: cannot download ({type(e).__name__}: {e})") from None
     return local
+
+
+def _inside(local: Path, vocab: object, rel: object) -> Path:
+    """``local/vocab/rel`` through the shared path checks (``data_prep.paths``): a crafted
+    manifest must not make the download write outside ``local``."""
+    where = f"manifest.json: vocabs.{vocab}.files"
+    try:
+        return contained(local, f"{plain_name(vocab, where)}/{rel}", where)
+    except UnsafePathError as e:
+        raise RemoteError(f"unsafe path, refusing to download it: {e}") from None
 
 
 def default_local_dir(remote: str) -> Path:
