@@ -277,11 +277,6 @@ def _check_config(cfg: ShardConfig) -> list[VocabSpec]:
             f"--out {out} is a non-empty directory without manifest.json, not a shard directory: "
             "--overwrite only replaces shard directories; choose another --out"
         )
-    if cfg.remote and not cfg.overwrite and remote_has_manifest(cfg.remote):
-        raise ShardError(
-            f"{cfg.remote} already holds a dataset: pass --overwrite to replace it, or choose "
-            "another --out"
-        )
     return specs
 
 
@@ -322,6 +317,12 @@ def _out_lock(out: Path) -> Iterator[None]:
 def run_shard(cfg: ShardConfig) -> dict:
     """Shard ``cfg.inputs`` into ``cfg.out``; returns the manifest."""
     specs = _check_config(cfg)
+    # Once, not in _check_config (which runs again under the lock): it is a network round trip.
+    if cfg.remote and not cfg.overwrite and remote_has_manifest(cfg.remote):
+        raise ShardError(
+            f"{cfg.remote} already holds a dataset: pass --overwrite to replace it, or choose "
+            "another --out"
+        )
     out = cfg.out
     paths = [resolve(i) for i in cfg.inputs]
     with _out_lock(out):
