@@ -86,6 +86,14 @@ def _is_config(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
+def _item_type(tp: Any) -> Any | None:
+    """``tuple[X, ...]`` -> X (a repeatable option / list key); anything else -> None."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
 def _choices(f: dataclasses.Field, tp: Any) -> tuple[Any, ...] | None:
     if _meta(f)["choices"] is not None:
         return tuple(_meta(f)["choices"])
@@ -106,11 +114,26 @@ def add_options(
         if not m["cli"]:
             continue
         kw: dict[str, Any] = {"dest": f.name, "help": m["help"]}
-        if f.default is MISSING and f.default_factory is MISSING:
+        names = m["flags"] or (flag_of(f),)
+        required = f.default is MISSING and f.default_factory is MISSING
+        default = None if required else _default(f)
+        item = _item_type(tp)
+        if item is not None:  # repeatable: `--x a b` and `--x a --x b`; a positional: `a b`
+            kw.update(nargs="+" if required else "*", type=item)
+            if names[0].startswith("-"):
+                kw.update(action="extend", metavar=flag_of(f).lstrip("-").upper())
+                kw["required"] = required
+            else:
+                del kw["dest"]
+            if default:
+                kw["help"] = f"{m['help']} (default: {' '.join(map(str, default))})"
+            group.add_argument(*names, **kw)
+            continue
+        if required:
             kw["required"] = True
         else:
-            kw["default"] = f.default if f.default is not MISSING else f.default_factory()
-            if kw["default"] is not None and "%(default)" not in m["help"]:
+            kw["default"] = default
+            if default is not None and "%(default)" not in m["help"]:
                 kw["help"] = f"{m['help']} (default: %(default)s)"
         if tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
@@ -122,7 +145,11 @@ def add_options(
             else:
                 kw["type"] = tp
                 kw["metavar"] = flag_of(f).lstrip("-").upper().replace("-", "_")
-        group.add_argument(*(m["flags"] or (flag_of(f),)), **kw)
+        group.add_argument(*names, **kw)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default if f.default is not MISSING else f.default_factory()
 
 
 def check_value(f: dataclasses.Field, value: Any, where: str) -> None:
@@ -147,7 +174,12 @@ def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
             values[f.name] = from_namespace(tp, ns)
         elif _meta(f)["cli"] and hasattr(ns, f.name):
             value = getattr(ns, f.name)
-            check_value(f, value, flag_of(f))
+            if _item_type(tp) is not None:  # argparse extends lists; None or [] -> the default
+                value = tuple(value) if value else _default(f)
+                for v in value:
+                    check_value(f, v, flag_of(f))
+            else:
+                check_value(f, value, flag_of(f))
             values[f.name] = value
     return cls(**values)
 
@@ -168,6 +200,11 @@ def _coerce(tp: Any, value: Any, where: str, sep: str = ".") -> Any:
             allowed = ", ".join(map(str, typing.get_args(base)))
             raise ConfigError(f"{where} {value!r}: must be one of {allowed}")
         return value
+    item = _item_type(base)
+    if item is not None:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} {value!r}: must be a list")
+        return tuple(_coerce(item, v, f"{where}[{i}]", sep) for i, v in enumerate(value))
     if base is Path and isinstance(value, str):
         return Path(value)
     if base is float and isinstance(value, int) and not isinstance(value, bool):
@@ -194,7 +231,8 @@ def from_mapping(cls: type, data: Mapping[str, Any], where: str = "", sep: str =
     for name, value in data.items():
         key = f"{where}{sep}{name}" if where else name
         values[name] = _coerce(_hints(cls)[name], value, key, sep)
-        check_value(known[name], values[name], key)
+        for v in values[name] if isinstance(values[name], tuple) else (values[name],):
+            check_value(known[name], v, key)
     try:
         return cls(**values)
     except TypeError as e:  # a required field left out
@@ -212,7 +250,12 @@ def to_argv(config: Any) -> list[str]:
         if not _meta(f)["cli"] or value is None:
             continue
         flag = flag_of(f)
-        if isinstance(value, bool):
+        if isinstance(value, tuple):
+            if value and flag.startswith("-"):
+                argv += [flag, *map(str, value)]
+            elif value:  # a positional goes first, before any option can swallow it
+                argv[:0] = list(map(str, value))
+        elif isinstance(value, bool):
             argv.append(flag if value else "--no-" + flag[2:])
         else:
             argv += [flag, str(value)]
@@ -225,6 +268,8 @@ def to_dict(config: Any) -> dict[str, Any]:
     def plain(v: Any) -> Any:
         if dataclasses.is_dataclass(v):
             return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
         return str(v) if isinstance(v, Path) else v
 
     return plain(config)

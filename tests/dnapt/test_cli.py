@@ -79,3 +79,34 @@ def test_from_mapping_validates_keys_types_and_ranges() -> None:
         from_mapping(Outer, {"out": "r", "steps": 0}, "recipe.train")
     with pytest.raises(ConfigError, match="recipe.train.inner.kind 'z': must be one of a, b"):
         from_mapping(Outer, {"out": "r", "inner": {"kind": "z"}}, "recipe.train")
+
+
+@dataclass(frozen=True)
+class Lists:
+    inputs: tuple[Path, ...] = option(help="one or more inputs", flags=("--fasta",))
+    sizes: tuple[int, ...] = option((64, 128), gt=0, help="sizes")
+    names: tuple[str, ...] = option((), help="positional names", flags=("names",))
+
+
+def parse_lists(argv: list[str]) -> Lists:
+    p = argparse.ArgumentParser()
+    add_options(p, Lists)
+    return from_namespace(Lists, p.parse_args(argv))
+
+
+def test_repeatable_options_and_positionals() -> None:
+    cfg = parse_lists(["a", "b", "--fasta", "x.fa", "y.fa", "--fasta", "z.fa"])
+    assert cfg == Lists((Path("x.fa"), Path("y.fa"), Path("z.fa")), (64, 128), ("a", "b"))
+    assert parse_lists(["--fasta", "x", "--sizes", "8"]).sizes == (8,)  # replaces the default
+    assert parse_lists(to_argv(cfg)) == cfg
+    with pytest.raises(ConfigError, match="--sizes 0: must be > 0"):
+        parse_lists(["--fasta", "x", "--sizes", "8", "0"])
+
+
+def test_list_keys_from_a_mapping() -> None:
+    cfg = from_mapping(Lists, {"inputs": ["x.fa"], "sizes": [16]})
+    assert cfg.inputs == (Path("x.fa"),) and cfg.sizes == (16,)
+    with pytest.raises(ConfigError, match=r"sizes\[0\] 'a': must be int"):
+        from_mapping(Lists, {"inputs": [], "sizes": ["a"]})
+    with pytest.raises(ConfigError, match="inputs 'x.fa': must be a list"):
+        from_mapping(Lists, {"inputs": "x.fa"})
