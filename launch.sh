@@ -19,15 +19,18 @@ export DS_ACCELERATOR="${DS_ACCELERATOR:-$(command -v nvidia-smi >/dev/null 2>&1
 export TOKENIZERS_PARALLELISM=false
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-# The venv lives outside the clone, keyed by a hash of the dependency list, so fresh clones
-# (CI clones afresh every run) reuse it while the dependencies are unchanged.
+# The venv lives outside the clone, keyed by a hash of the dependency list and the installed
+# commands, so fresh clones (CI clones afresh every run) reuse it while those are unchanged.
+# dnapt itself is installed editable; PYTHONPATH above makes this checkout's code win even when
+# the shared venv's editable install points at another clone.
 deps_hash() {
   python3 - "$ROOT/pyproject.toml" <<'PY'
 import hashlib, sys, tomllib
 t = tomllib.load(open(sys.argv[1], "rb"))
 p = t["project"]
 blob = "\n".join(sorted(p["dependencies"]) + sorted(p["optional-dependencies"]["dev"])
-                 + sorted(t["tool"]["dnapt"]["no-deps"]))
+                 + sorted(t["tool"]["dnapt"]["no-deps"])
+                 + sorted(f"{k}={v}" for k, v in p.get("scripts", {}).items()))
 print(hashlib.sha256(blob.encode()).hexdigest()[:12])
 PY
 }

@@ -16,34 +16,29 @@ Prints one JSON object per line.
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
+import statistics
+import time
 from pathlib import Path
+from typing import Any
 
-if __name__ == "__main__" and not __package__:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import numpy as np
+import torch
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from trainer.data import (  # noqa: E402
+from trainer.data import (
     MlmCollator,
     TrainStream,
     build_train_loader,
     encode_windows,
     set_streaming_local_world_size,
 )
-from trainer.ds_config import load_ds_config, resolve_ds_config  # noqa: E402
-from trainer.masking import MaskingConfig, build_masker  # noqa: E402
-from trainer.models import build_model, model_config  # noqa: E402
-from trainer.process_group import init_distributed  # noqa: E402
-from trainer.shards import open_shards  # noqa: E402
-from trainer.step import batch_to, mlm_forward, train_micro_step  # noqa: E402
+from trainer.ds_config import load_ds_config, resolve_ds_config
+from trainer.masking import MaskingConfig, build_masker
+from trainer.models import build_model, model_config
+from trainer.process_group import init_distributed
+from trainer.shards import open_shards
+from trainer.step import batch_to, mlm_forward, train_micro_step
 
 ROOT = Path(__file__).resolve().parent.parent
 # Dense bf16 peak FLOP/s by device-name fragment (datasheet values, no sparsity).

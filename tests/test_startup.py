@@ -57,3 +57,13 @@ def test_help_and_argument_errors_load_no_heavy_library(argv: list[str]) -> None
     rc, names = _imported(argv)
     assert rc in (0, 2), f"{argv}: exit {rc}"
     assert not names & set(HEAVY), f"{' '.join(argv)} imports {sorted(names & set(HEAVY))}"
+
+
+@pytest.mark.parametrize("command", ["dnapt-shard", "dnapt-train", "dnapt-eval", "dnapt-testbed"])
+def test_installed_commands_answer_help(command: str) -> None:
+    """The console scripts of ``[project.scripts]`` run the same CLIs as the script paths."""
+    exe = Path(sys.executable).parent / command
+    assert exe.is_file(), f"{exe} missing: re-run `bash launch.sh setup`"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout

@@ -10,22 +10,18 @@ weights); a ZeRO-0 run's module weights are already whole.
 
 from __future__ import annotations
 
+import argparse
+import json
+import shutil
 import sys
 from pathlib import Path
 
-if __name__ == "__main__" and not __package__:  # `python trainer/export.py`: import as a package
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+import torch
+from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-
-import torch  # noqa: E402
-from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel  # noqa: E402
-
-from data_prep.errors import print_error  # noqa: E402
-from data_prep.vocab import load_vocab  # noqa: E402
-from trainer.checkpoint import (  # noqa: E402
+from data_prep.errors import print_error
+from data_prep.vocab import load_vocab
+from trainer.checkpoint import (
     TAG_RE,
     CheckpointError,
     latest_tag,

@@ -10,22 +10,17 @@ process). See docs/training.md for the run directory, metrics and checkpoint lay
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import shutil
 import sys
-from pathlib import Path
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
 
-if __name__ == "__main__" and not __package__:  # `python trainer/run.py`: import as a package
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
-
-from data_prep.errors import print_error  # noqa: E402
-from trainer.config import ConfigError, TrainConfig, parse_args  # noqa: E402
+from data_prep.errors import print_error
+from trainer.config import ConfigError, TrainConfig, parse_args
 
 if TYPE_CHECKING:  # torch, transformers and deepspeed load only after the arguments parse
     import torch
