@@ -1,6 +1,6 @@
 """Process-group set-up and teardown that behave on CPU clusters, GPU clusters and laptops.
 
-Three measured problems are handled here (see ../shared/STACK_NOTES.md):
+Three measured problems are handled here (docs/training.md, "CPU notes"):
 * DeepSpeed's CPU shared-memory all-reduce op JIT-compiles for up to a minute and leaves 66 MiB
   files in /dev/shm per rank and port that are never removed; gloo's all-reduce is used instead.
 * gloo's default collective timeout is 30 minutes; a dead peer must fail this rank quickly.
