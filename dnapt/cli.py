@@ -145,6 +145,10 @@ def add_options(
             else:
                 kw["type"] = tp
                 kw["metavar"] = flag_of(f).lstrip("-").upper().replace("-", "_")
+        if not names[0].startswith("-"):  # a positional: argparse names it, and `?` if optional
+            del kw["dest"]
+            if kw.pop("required", False) is False:
+                kw["nargs"] = "?"
         group.add_argument(*names, **kw)
 
 
@@ -240,26 +244,34 @@ def from_mapping(cls: type, data: Mapping[str, Any], where: str = "", sep: str =
 
 
 def to_argv(config: Any) -> list[str]:
-    """The CLI arguments that ``add_options`` + ``from_namespace`` turn back into ``config``."""
-    argv: list[str] = []
+    """The CLI arguments that ``add_options`` + ``from_namespace`` turn back into ``config``.
+
+    Positionals come first, in field order, so that no repeatable option swallows them."""
+    positional, options = _argv_parts(config)
+    return positional + options
+
+
+def _argv_parts(config: Any) -> tuple[list[str], list[str]]:
+    positional: list[str] = []
+    options: list[str] = []
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
-            argv += to_argv(value)
+            pos, opts = _argv_parts(value)
+            positional += pos
+            options += opts
             continue
         if not _meta(f)["cli"] or value is None:
             continue
         flag = flag_of(f)
-        if isinstance(value, tuple):
-            if value and flag.startswith("-"):
-                argv += [flag, *map(str, value)]
-            elif value:  # a positional goes first, before any option can swallow it
-                argv[:0] = list(map(str, value))
+        values = [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
+        if not flag.startswith("-"):
+            positional += values
         elif isinstance(value, bool):
-            argv.append(flag if value else "--no-" + flag[2:])
-        else:
-            argv += [flag, str(value)]
-    return argv
+            options.append(flag if value else "--no-" + flag[2:])
+        elif values:
+            options += [flag, *values]
+    return positional, options
 
 
 def to_dict(config: Any) -> dict[str, Any]:

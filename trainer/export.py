@@ -14,6 +14,7 @@ import argparse
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel
 
 from data_prep.errors import print_error
 from data_prep.vocab import load_vocab
+from dnapt.cli import add_options, from_namespace, option
 from trainer.checkpoint import (
     TAG_RE,
     CheckpointError,
@@ -132,22 +134,29 @@ def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -
     return out
 
 
+@dataclass(frozen=True)
+class ExportConfig:
+    """What ``python trainer/export.py`` exports, and where."""
+
+    run: Path = option(help="run directory (the trainer's --out)", flags=("run",))
+    tag: str | None = option(None, help="checkpoint, e.g. step_00000200 (default: latest)")
+    out: Path | None = option(None, help="output directory (default: RUN/hf)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python trainer/export.py",
         description="Export a dnapt run's checkpoint as a Hugging Face model (safetensors + "
         "tokenizer), consolidating ZeRO partitions.",
     )
-    p.add_argument("run", type=Path, help="run directory (the trainer's --out)")
-    p.add_argument("--tag", default=None, help="checkpoint, e.g. step_00000200 (default: latest)")
-    p.add_argument("--out", type=Path, default=None, help="output directory (default: RUN/hf)")
-    args = p.parse_args(argv)
+    add_options(p, ExportConfig)
+    cfg = from_namespace(ExportConfig, p.parse_args(argv))
     try:
-        out = export_run(args.run, args.tag, args.out)
+        out = export_run(cfg.run, cfg.tag, cfg.out)
     except (ExportError, CheckpointError) as e:
         print_error("export", e)
         return 2
-    print(f"exported {args.run} -> {out}")
+    print(f"exported {cfg.run} -> {out}")
     return 0
 
 

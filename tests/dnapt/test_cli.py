@@ -110,3 +110,18 @@ def test_list_keys_from_a_mapping() -> None:
         from_mapping(Lists, {"inputs": [], "sizes": ["a"]})
     with pytest.raises(ConfigError, match="inputs 'x.fa': must be a list"):
         from_mapping(Lists, {"inputs": "x.fa"})
+
+
+@dataclass(frozen=True)
+class Positional:
+    run: Path = option(help="a run", flags=("run",))
+    tag: str | None = option(None, help="a tag", flags=("tag",))
+
+
+def test_scalar_positionals() -> None:
+    p = argparse.ArgumentParser()
+    add_options(p, Positional)
+    cfg = from_namespace(Positional, p.parse_args(["r"]))
+    assert cfg == Positional(Path("r"), None)
+    full = Positional(Path("r"), "t")
+    assert from_namespace(Positional, p.parse_args(to_argv(full))) == full
