@@ -59,7 +59,9 @@ class RunConfig:
         help="probe (frozen encoder + logistic regression) or finetune",
     )
     seeds: int = option(3, ge=1, help="seeds 0..N-1")
-    batch_size: int = option(64, ge=1, help="embedding batch size")
+    # Not ``batch_size``: the nested FinetuneConfig has one, and flattened flags share one
+    # argparse namespace, so two fields of one name would overwrite each other.
+    embed_batch_size: int = option(64, ge=1, flags=("--batch-size",), help="embedding batch size")
     pooling: str = option(
         "mean", choices=POOLINGS, help="mean over content tokens or the first token (CLS)"
     )
@@ -94,7 +96,7 @@ class RunConfig:
     def protocol_settings(self) -> dict[str, Any]:
         """The protocol's settings as report.json records them (``protocol_config``)."""
         settings = self.probe.to_dict() if self.protocol == "probe" else asdict(self.finetune)
-        return settings | {"pooling": self.pooling, "batch_size": self.batch_size}
+        return settings | {"pooling": self.pooling, "batch_size": self.embed_batch_size}
 
 
 @dataclass(frozen=True)

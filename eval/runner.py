@@ -118,7 +118,7 @@ class Runner:
             job.seed,
             self.cfg.pooling,
             ckpt.max_length,
-            self.cfg.batch_size,
+            self.cfg.embed_batch_size,
             seqs,
             self.device.type,
         )
@@ -135,7 +135,7 @@ class Runner:
             self._encoder,
             ckpt,
             tokens,
-            self.cfg.batch_size,
+            self.cfg.embed_batch_size,
             self.cfg.pooling,
             self._advance("embedding"),
         )
