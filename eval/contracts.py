@@ -68,7 +68,7 @@ class CuratedList:
     """
 
     tasks: tuple[str, ...]
-    sha256: dict[str, dict[str, str]]
+    sha256: dict[str, dict[str, str]] = field(default_factory=dict)
     exclude_test_rows: dict[str, list[int]] = field(default_factory=dict)
     flagged: tuple[str, ...] = ()
     verdicts: dict[str, str] = field(default_factory=dict)
@@ -93,7 +93,8 @@ class CuratedList:
         tasks = data["tasks"]
         if not all(isinstance(t, str) for t in tasks):
             raise bad("'tasks' must be a list of task ids")
-        digests = data.get("sha256")
+        # Missing digests read as none: eval.benchmark then refuses every task they would cover.
+        digests = data.get("sha256", {})
         exclude = data.get("exclude_test_rows", {})
         if not isinstance(digests, dict) or not isinstance(exclude, dict):
             raise bad("'sha256' and 'exclude_test_rows' must be objects")

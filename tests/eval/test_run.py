@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eval.assemble import audit_verdicts
 from eval.benchmark import load_task
 from eval.jobs import assign
-from eval.assemble import audit_verdicts
 from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main
 from tests.eval.evalkit import free_port, random_seqs, write_task
