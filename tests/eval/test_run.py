@@ -15,6 +15,7 @@ import pytest
 
 from eval.assemble import audit_verdicts
 from eval.benchmark import load_task
+from eval.contracts import Report
 from eval.jobs import assign
 from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main
@@ -47,6 +48,10 @@ def probe_report(tiny_checkpoint: Path, benchmark_dir: Path, tmp_path_factory) -
 def test_probe_report_schema(probe_report: Path) -> None:
     report = json.loads((probe_report / "report.json").read_text())
     assert report["schema_version"] == 1 and report["protocol"] == "probe"
+    typed = Report.read(probe_report / "report.json")  # every key, in the order on disk
+    assert json.dumps(typed.to_json()) == json.dumps(report)
+    assert list(report)[-1] == "notes" and typed.tasks["UCI/splice_junction"].classes == [0, 1, 2]
+    assert report["protocol_config"]["Cs"] == [0.001, 0.01, 0.1, 1.0, 10.0]
     assert report["seeds"] == [0, 1] and report["length_policy"]["policy"] == "center"
     assert report["checkpoints"][0]["vocab"] == "kmer6-overlap"
     assert set(report["tasks"]) == set(REAL.split(","))
