@@ -14,17 +14,13 @@ last line with the totals: wall time of the whole probe and embedding sequences/
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __name__ == "__main__" and not __package__:  # `python bench/eval_bench.py`
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch

@@ -8,34 +8,32 @@ and the build time; DIR gets bench/ (the tasks) and audit/.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 from eval.audit import main as audit_main
 from eval.baselines import BaselineConfig, run_baselines
 from eval.benchmark import load_task
+from eval.contracts import AuditResult
 from eval.make_task import main as make_main
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    a = p.parse_args()
+    a = p.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(a.out)
     t0 = time.perf_counter()
     assert make_main(["--suite", "core", "--out", str(out / "bench"), "--overwrite"]) == 0
     build_s = time.perf_counter() - t0
     assert audit_main(["--benchmark", str(out / "bench"), "--out", str(out / "audit")]) == 0
-    audit = {r["task"]: r for r in json.loads((out / "audit/audit.json").read_text())["tasks"]}
+    audit = {r["task"]: r for r in AuditResult.read(out / "audit" / "audit.json").records}
     lines = [
         "| task | rows train/dev/test | GC+len AUROC | k-mer AUROC | CNN MCC | audit verdict |",
         "|---|---|---|---|---|---|",

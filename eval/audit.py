@@ -13,55 +13,32 @@ configurable thresholds (docs/evaluation.md). Writes AUDIT_DIR/audit.json, audit
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-if __name__ == "__main__" and not __package__:  # `python eval/audit.py`: import as a package
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-import argparse
-import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from data_prep.errors import print_error
-from eval.baselines import BaselineConfig, run_baselines
+from eval.baselines import run_baselines
 from eval.benchmark import (
-    IUPAC_POLICIES,
     BenchmarkError,
     discover_tasks,
     load_task,
     resolve_benchmark,
     select_tasks,
 )
-from eval.dedup import (
-    NearDupConfig,
-    exact_duplicates,
-    label_conflicts,
-    leaked_test_rows,
-    near_duplicates,
-)
+from eval.config import AuditConfig, parse_config
+from eval.contracts import AuditResult, CuratedList
+from eval.dedup import exact_duplicates, label_conflicts, leaked_test_rows, near_duplicates
 from eval.metrics import bootstrap_indices, bootstrap_mcc, percentile_ci
 from eval.report import wide_console
 from eval.verdict import AuditThresholds, in_default_list, judge
 
-SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    """Everything a verdict depends on; written into audit.json and curated.json."""
-
-    iupac: str = "error"
-    dedup: bool = False
-    n_boot: int = 1000
-    thresholds: AuditThresholds = field(default_factory=AuditThresholds)
-    near_dup: NearDupConfig = field(default_factory=NearDupConfig)
-    baselines: BaselineConfig = field(default_factory=BaselineConfig)
+__all__ = ["AuditConfig", "audit_task", "main", "parse_args", "write_outputs"]
 
 
 def baseline_summaries(task, cfg: AuditConfig) -> dict[str, dict]:
@@ -228,97 +205,30 @@ def write_outputs(
         return in_default_list(r["verdict"], r["reasons"])
 
     out.mkdir(parents=True, exist_ok=True)
-    config = asdict(cfg)
-    audit = {
-        "schema_version": SCHEMA_VERSION,
-        "benchmark": str(root),
-        "config": config,
-        "tasks": records,
-    }
-    (out / "audit.json").write_text(json.dumps(audit, indent=2) + "\n")
+    config = cfg.settings()
+    AuditResult(str(root), config, tuple(records)).write(out / "audit.json")
     (out / "audit.md").write_text(render_markdown(records, cfg, root))
-    curated = {
-        "schema_version": SCHEMA_VERSION,
-        "benchmark": str(root),
-        "tasks": [r["task"] for r in records if chosen(r)],
-        "flagged": [r["task"] for r in records if r["verdict"] == "flag" and not chosen(r)],
-        "verdicts": {r["task"]: r["verdict"] for r in records},
-        "reasons": {r["task"]: [x["message"] for x in r["reasons"]] for r in records},
-        "config": config,
-        "sha256": {r["task"]: {s: v["sha256"] for s, v in r["splits"].items()} for r in records},
-        "exclude_test_rows": {t: rows for t, rows in removed.items() if rows},
-    }
-    (out / "curated.json").write_text(json.dumps(curated, indent=2) + "\n")
+    CuratedList(
+        benchmark=str(root),
+        tasks=tuple(r["task"] for r in records if chosen(r)),
+        flagged=tuple(r["task"] for r in records if r["verdict"] == "flag" and not chosen(r)),
+        verdicts={r["task"]: r["verdict"] for r in records},
+        reasons={r["task"]: [x["message"] for x in r["reasons"]] for r in records},
+        config=config,
+        sha256={r["task"]: {s: v["sha256"] for s, v in r["splits"].items()} for r in records},
+        exclude_test_rows={t: rows for t, rows in removed.items() if rows},
+    ).write(out / "curated.json")
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, AuditConfig]:
-    p = argparse.ArgumentParser(
-        prog="eval/audit.py",
-        description="Audit benchmark tasks (leaks, duplicates, shortcuts, saturation, test size) "
-        "and write AUDIT_DIR/{audit.json,audit.md,curated.json}.",
+def parse_args(argv: list[str] | None = None) -> AuditConfig:
+    """The audit's typed config (argument and range errors: one line, exit 2)."""
+    return parse_config(
+        AuditConfig,
+        "eval/audit.py",
+        "Audit benchmark tasks (leaks, duplicates, shortcuts, saturation, test size) and write "
+        "AUDIT_DIR/{audit.json,audit.md,curated.json}.",
+        argv,
     )
-    p.add_argument("--benchmark", help="benchmark dir (default: $DNAPT_DATA_MIRROR/benchmark)")
-    p.add_argument("--out", required=True, help="output dir for audit.json, audit.md, curated.json")
-    p.add_argument(
-        "--tasks", default="all", help="'all' (default) or comma-separated source/task ids"
-    )
-    p.add_argument(
-        "--dedup",
-        action="store_true",
-        help="repair leaks: drop test rows found in the training split, reverse complements included",
-    )
-    p.add_argument(
-        "--iupac",
-        choices=IUPAC_POLICIES,
-        default="error",
-        help="IUPAC ambiguity codes: 'error' rejects the file (default), 'n' maps them to N and reports the count",
-    )
-    p.add_argument(
-        "--n-boot", type=int, default=1000, help="bootstrap resamples for MCC CIs (default 1000)"
-    )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="tasks audited in parallel processes (default 1; results do not depend on it)",
-    )
-    nd = NearDupConfig()
-    p.add_argument(
-        "--near-dup-k",
-        type=int,
-        default=nd.k,
-        help=f"k-mer size of the near-duplicate Jaccard (default {nd.k})",
-    )
-    p.add_argument(
-        "--near-dup-threshold",
-        type=float,
-        default=nd.threshold,
-        help=f"Jaccard at which a test row near-duplicates train (default {nd.threshold})",
-    )
-    defaults = AuditThresholds()
-    for f in fields(AuditThresholds):
-        default = getattr(defaults, f.name)
-        p.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            type=type(default),
-            default=default,
-            help=f"{f.metadata['help']} (default {default})".replace("%", "%%"),
-        )
-    args = p.parse_args(argv)
-    if args.n_boot < 1:
-        p.error(f"--n-boot {args.n_boot}: use 1 or more bootstrap resamples")
-    if args.jobs < 1:
-        p.error(f"--jobs {args.jobs}: use 1 or more processes")
-    cfg = AuditConfig(
-        iupac=args.iupac,
-        dedup=args.dedup,
-        n_boot=args.n_boot,
-        thresholds=AuditThresholds(
-            **{f.name: getattr(args, f.name) for f in fields(AuditThresholds)}
-        ),
-        near_dup=NearDupConfig(k=args.near_dup_k, threshold=args.near_dup_threshold),
-    )
-    return args, cfg
 
 
 class _Serial:
@@ -328,16 +238,14 @@ class _Serial:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, cfg = parse_args(argv)
+    cfg = parse_args(argv)
     console = Console(stderr=True)
     try:
-        root = resolve_benchmark(args.benchmark)
-        ids = (
-            discover_tasks(root) if args.tasks == "all" else select_tasks(args.tasks, root).task_ids
-        )
+        root = resolve_benchmark(cfg.benchmark)
+        ids = discover_tasks(root) if cfg.tasks == "all" else select_tasks(cfg.tasks, root).task_ids
         t0 = time.perf_counter()
         args_ = ([root] * len(ids), ids, [cfg] * len(ids))
-        pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+        pool = ProcessPoolExecutor(cfg.jobs) if cfg.jobs > 1 else None
         with console.status("auditing") as status:
             results = []
             for task_id, res in zip(ids, (pool or _Serial()).map(audit_task, *args_), strict=True):
@@ -350,11 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     records = [r for r, _ in results]
     removed = {r["task"]: rows for r, rows in results}
-    write_outputs(Path(args.out), records, removed, cfg, root, named=args.tasks != "all")
+    write_outputs(Path(cfg.out), records, removed, cfg, root, named=cfg.tasks != "all")
     print_table(records, wide_console())
     counts = {v: sum(r["verdict"] == v for r in records) for v in ("keep", "flag", "drop")}
     console.print(
-        f"{len(records)} tasks in {time.perf_counter() - t0:.0f}s: {counts}; wrote {args.out}/audit.json, audit.md, curated.json"
+        f"{len(records)} tasks in {time.perf_counter() - t0:.0f}s: {counts}; wrote {cfg.out}/audit.json, audit.md, curated.json"
     )
     return 0
 

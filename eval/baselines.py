@@ -21,15 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eval.alphabet import BASE_CODE
 from eval.benchmark import Task
 from eval.metrics import align_proba, classification_metrics
 
 if TYPE_CHECKING:  # scipy/sklearn load when a baseline is fitted, not at import (CLI start-up)
     import scipy.sparse as sp
-
-_CODE = np.full(256, 4, dtype=np.int64)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ def encode(seqs: list[str]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     codes = np.full((len(seqs), int(lengths.max())), 4, dtype=np.int64)
     for i, s in enumerate(seqs):
-        codes[i, : len(s)] = _CODE[np.frombuffer(s.encode(), dtype=np.uint8)]
+        codes[i, : len(s)] = BASE_CODE[np.frombuffer(s.encode(), dtype=np.uint8)]
     return codes, lengths
 
 

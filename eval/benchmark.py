@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from dnapt.hashing import sha256_file
+from eval.alphabet import BASES
+from eval.contracts import ContractError, CuratedList
 
 SPLITS = ("train", "dev", "test")
 IUPAC_POLICIES = ("error", "n")
-_ACGTN = "ACGTN"
 # IUPAC ambiguity codes (N excluded: it is part of the accepted alphabet).
 _IUPAC_AMBIGUOUS = "RYSWKMBDHV"
 _TO_N = str.maketrans(_IUPAC_AMBIGUOUS, "N" * len(_IUPAC_AMBIGUOUS))
-_DROP_ACGTN = str.maketrans("", "", _ACGTN)
+_DROP_ACGTN = str.maketrans("", "", BASES)
 
 
 class BenchmarkError(ValueError):
@@ -254,51 +254,29 @@ class Selection:
     exclude_test_rows: dict[str, list[int]]
 
 
-def _check_curated(
-    curated: object, path: Path, root: Path, available: list[str]
-) -> tuple[list[str], dict[str, list[int]]]:
-    """A curated list's tasks and repairs, after checking every field it is trusted for.
+def _check_curated(curated: CuratedList, path: Path, root: Path, available: list[str]) -> None:
+    """Check a (well-formed) curated list against the benchmark it is applied to.
 
-    Each listed task must exist under ``root`` (its id is joined to a path) and carry a 64-hex
-    sha256 for every split file on disk and only for those: an empty or partial entry would
-    silently skip the check that the verdicts apply to this data.
+    Each listed task must exist under ``root`` (its id is joined to a path) and carry a sha256
+    for every split file on disk and only for those, each equal to the file's: an empty or
+    partial entry would silently skip the check that the verdicts apply to this data.
     """
-
-    def bad(msg: str) -> BenchmarkError:
-        return BenchmarkError(f"{path}: {msg}; re-run eval/audit.py to write a fresh curated list")
-
-    if not isinstance(curated, dict) or not isinstance(curated.get("tasks"), list):
-        raise bad("not a curated task list (no 'tasks' list)")
-    digests = curated.get("sha256")
-    exclude = curated.get("exclude_test_rows", {})
-    if not isinstance(digests, dict) or not isinstance(exclude, dict):
-        raise bad("'sha256' and 'exclude_test_rows' must be objects")
-    for task_id in curated["tasks"]:
+    for task_id in curated.tasks:
         if task_id not in available:
-            raise bad(f"task {task_id!r} is not in the benchmark {root}")
-        recorded = digests.get(task_id)
+            raise BenchmarkError(
+                f"{path}: task {task_id!r} is not in the benchmark {root}; {CuratedList.FIX}"
+            )
+        recorded = curated.sha256.get(task_id, {})
         on_disk = {s for s in SPLITS if (root / task_id / f"{s}.csv.gz").is_file()}
-        if not isinstance(recorded, dict) or set(recorded) != on_disk:
-            raise bad(
-                f"task {task_id!r} records sha256 for splits {sorted(recorded or {})}, but "
-                f"{sorted(on_disk)} are on disk"
+        if set(recorded) != on_disk:
+            raise BenchmarkError(
+                f"{path}: task {task_id!r} records sha256 for splits {sorted(recorded)}, but "
+                f"{sorted(on_disk)} are on disk; {CuratedList.FIX}"
             )
         for split, digest in recorded.items():
             file = root / task_id / f"{split}.csv.gz"
-            if not (isinstance(digest, str) and len(digest) == 64):
-                raise bad(
-                    f"task {task_id!r} split {split!r}: sha256 {digest!r} is not 64 hex digits"
-                )
             if sha256_file(file) != digest:
                 raise BenchmarkError(f"{file}: sha256 differs from {path} (data changed?)")
-    for task_id, rows in exclude.items():
-        if task_id not in curated["tasks"]:
-            raise bad(f"exclude_test_rows names {task_id!r}, which is not a listed task")
-        if not isinstance(rows, list) or not all(
-            isinstance(r, int) and not isinstance(r, bool) for r in rows
-        ):
-            raise bad(f"exclude_test_rows of {task_id!r} must be a list of row numbers")
-    return list(curated["tasks"]), dict(exclude)
 
 
 def select_tasks(spec: str, root: Path) -> Selection:
@@ -313,11 +291,11 @@ def select_tasks(spec: str, root: Path) -> Selection:
     if spec.startswith("curated:"):
         path = Path(spec.removeprefix("curated:"))
         try:
-            curated = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise BenchmarkError(f"{path}: cannot read curated task list ({e})") from None
-        tasks, exclude = _check_curated(curated, path, root, available)
-        return Selection(tasks, path, exclude)
+            curated = CuratedList.read(path)
+        except ContractError as e:
+            raise BenchmarkError(str(e)) from None
+        _check_curated(curated, path, root, available)
+        return Selection(list(curated.tasks), path, dict(curated.exclude_test_rows))
     ids = [t.strip() for t in spec.split(",") if t.strip()]
     unknown = [t for t in ids if t not in available]
     if unknown or not ids:

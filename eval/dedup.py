@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dnapt.cli import option
+from eval.alphabet import BASE_CODE
 from eval.benchmark import Task
 
 if TYPE_CHECKING:  # datasketch pulls in scipy (~0.7 s): loaded when near-duplicates are searched
@@ -106,15 +108,16 @@ class NearDupConfig:
     ~0.73, so ``threshold=0.5`` separates "the same locus, slightly edited" from "unrelated".
     """
 
-    k: int = 8  # packed canonical k-mers must fit 32 bits: k <= 16
+    k: int = option(  # packed canonical k-mers must fit 32 bits: k <= 16
+        8, flags=("--near-dup-k",), help="k-mer size of the near-duplicate Jaccard"
+    )
     num_perm: int = 64
-    threshold: float = 0.5
+    threshold: float = option(
+        0.5,
+        flags=("--near-dup-threshold",),
+        help="Jaccard at which a test row near-duplicates train",
+    )
     seed: int = 1
-
-
-_CODE = np.full(256, 4, dtype=np.int64)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
 
 
 def _shingle_sets(seqs: list[str], k: int) -> list[frozenset[int]]:
@@ -130,7 +133,7 @@ def _shingle_sets(seqs: list[str], k: int) -> list[frozenset[int]]:
         if n <= 0:
             continue
         raw = np.frombuffer("".join(seqs[i] for i in rows).encode(), dtype=np.uint8)
-        codes = _CODE[raw].reshape(len(rows), length)
+        codes = BASE_CODE[raw].reshape(len(rows), length)
         fwd = np.zeros((len(rows), n), dtype=np.int64)
         rev = np.zeros((len(rows), n), dtype=np.int64)
         bad = np.zeros((len(rows), n), dtype=bool)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dnapt.cli import ConfigError, option
 from eval.encoder import Checkpoint, Tokenized, collate, plan_batches
 
 if TYPE_CHECKING:  # torch and transformers load when a model is built, not at import
@@ -26,13 +27,19 @@ if TYPE_CHECKING:  # torch and transformers load when a model is built, not at i
 class FinetuneConfig:
     """AdamW with linear warmup then linear decay; the best dev-MCC epoch is kept."""
 
-    learning_rate: float = 5e-5
-    epochs: int = 3
-    batch_size: int = 32
-    warmup_ratio: float = 0.1
+    learning_rate: float = option(5e-5, flags=("--ft-lr",), gt=0, help="fine-tune learning rate")
+    epochs: int = option(3, flags=("--ft-epochs",), ge=1, help="fine-tune epochs")
+    batch_size: int = option(32, flags=("--ft-batch-size",), ge=1, help="fine-tune batch size")
+    warmup_ratio: float = option(
+        0.1, flags=("--ft-warmup-ratio",), ge=0, help="share of steps with linear warmup, below 1"
+    )
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        if not self.warmup_ratio < 1:
+            raise ConfigError(f"--ft-warmup-ratio {self.warmup_ratio}: must be < 1")
 
 
 @dataclass

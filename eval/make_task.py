@@ -10,18 +10,14 @@ and task.json) in the layout eval/audit.py and eval/run.py read. Same spec + see
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-if __name__ == "__main__" and not __package__:  # `python eval/make_task.py`: import as a package
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
-import argparse
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from data_prep.fasta import FastaError
+from eval.config import MakeTaskConfig, parse_config
 from eval.tasks.annotation import AnnotationError
 from eval.tasks.build import BuildError, build_task
 from eval.tasks.spec import SpecError, load_spec
@@ -39,35 +35,25 @@ def suite_specs(name: str) -> list[Path]:
     return specs
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+def parse_args(argv: list[str] | None = None) -> MakeTaskConfig:
+    """The build's typed config (argument errors: one line, exit 2)."""
+    return parse_config(
+        MakeTaskConfig,
+        "eval/make_task.py",
+        "Build benchmark tasks (sequence,label CSVs + BED provenance + task.json) from a genome "
+        "and its annotation, as specified in TOML task specs (docs/task-design.md).",
+        argv,
         prog="python eval/make_task.py",
-        description="Build benchmark tasks (sequence,label CSVs + BED provenance + task.json) from "
-        "a genome and its annotation, as specified in TOML task specs (docs/task-design.md).",
     )
-    p.add_argument("specs", nargs="*", help="task spec TOML files")
-    p.add_argument("--suite", help="build every spec of a curated suite (eval/suites/NAME)")
-    p.add_argument("--out", required=True, help="benchmark dir; tasks go to OUT/<name>/")
-    p.add_argument("--overwrite", action="store_true", help="rebuild tasks that already exist")
-    p.add_argument(
-        "--allow-gc-shortcut",
-        action="store_true",
-        help="keep a gc-matched task whose GC+length LR test AUROC exceeds 0.60 (recorded in "
-        "task.json); by default the build fails",
-    )
-    a = p.parse_args(argv)
-    if bool(a.specs) == bool(a.suite):
-        p.error("give spec files or --suite NAME (one of the two)")
-    return a
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    cfg = parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
-    out = Path(args.out)
+    out = cfg.out
     t0 = time.perf_counter()
     try:
-        paths = suite_specs(args.suite) if args.suite else [Path(s) for s in args.specs]
+        paths = suite_specs(cfg.suite) if cfg.suite else list(cfg.specs)
         specs = [load_spec(p) for p in paths]
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
@@ -81,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                 def step(msg: str, name: str = spec.name) -> None:
                     progress.update(bar, description=f"{name}: {msg}")
 
-                records.append(build_task(spec, out, args.overwrite, args.allow_gc_shortcut, step))
+                records.append(build_task(spec, out, cfg.overwrite, cfg.allow_gc_shortcut, step))
                 progress.advance(bar)
     except (SpecError, AnnotationError, FastaError, BuildError) as e:
         print(f"error: {e}", file=sys.stderr)

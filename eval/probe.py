@@ -9,20 +9,48 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from dnapt.cli import ConfigError, option
 from eval.metrics import align_proba
 
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """``Cs`` is the dev grid (inverse L2 strength on standardized embeddings); ``default_C``
-    is used when there is no dev split to choose on."""
+    """``Cs`` is the dev grid (inverse L2 strength on standardized embeddings), written as the
+    comma list the CLI takes (``--probe-cs 0.1,1,10``; a tuple of numbers is accepted in code);
+    ``grid`` is its numbers. ``default_C`` is used when there is no dev split to choose on."""
 
-    Cs: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)
+    Cs: str = option(
+        "0.001,0.01,0.1,1.0,10.0",
+        flags=("--probe-cs",),
+        help="probe C grid chosen on dev, comma-separated",
+    )
     default_C: float = 1.0
     max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.Cs, str):
+            object.__setattr__(self, "Cs", ",".join(str(float(c)) for c in self.Cs))
+        self.grid  # noqa: B018 - validates
+
+    @property
+    def grid(self) -> tuple[float, ...]:
+        try:
+            cs = tuple(float(c) for c in self.Cs.split(","))
+        except ValueError:
+            cs = ()
+        if not cs or not all(c > 0 for c in cs):
+            raise ConfigError(
+                f"--probe-cs {self.Cs!r}: give comma-separated positive numbers, e.g. 0.1,1,10"
+            )
+        return cs
+
+    def to_dict(self) -> dict[str, Any]:
+        """As report.json records it (``Cs`` as a list of numbers)."""
+        return {"Cs": list(self.grid), "default_C": self.default_C, "max_iter": self.max_iter}
 
 
 @dataclass
@@ -69,7 +97,7 @@ def fit_probe(
     best_c, best_mcc, best_state = cfg.default_C, None, None
     if xdev is not None:
         zdev = (xdev - mean) / sd
-        for c in sorted(cfg.Cs):
+        for c in sorted(cfg.grid):
             fit(c)
             mcc = float(matthews_corrcoef(ydev, model.predict(zdev)))
             if best_mcc is None or mcc > best_mcc:

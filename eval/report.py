@@ -1,5 +1,5 @@
-"""Write a scoring report: report.json (schema in docs/evaluation.md), report.md, report.csv, a PNG
-bar chart, and the console table.
+"""Write a scoring report: report.json (``eval.contracts.Report``; schema in docs/evaluation.md),
+report.md, report.csv, a PNG bar chart, and the console table.
 
 Every number of a task without a train split carries the mark † ("trained on dev, no model
 selection"), in every format, so it cannot be quoted without its caveat.
@@ -14,6 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from eval.contracts import Report, TaskScores
+
 DAGGER = "†"
 BASELINES = ("majority", "gc_length_lr", "kmer_lr", "cnn")
 SHORT = {
@@ -23,34 +25,26 @@ SHORT = {
 }
 
 
-def audit_verdicts(tasks: str) -> dict[str, str]:
-    """task -> keep/flag/drop from the curated list a run was given (``curated:PATH``); empty
-    for explicit task lists, whose tasks then show "not audited"."""
-    if not tasks.startswith("curated:"):
-        return {}
-    return dict(json.loads(Path(tasks.removeprefix("curated:")).read_text()).get("verdicts", {}))
-
-
 def _f(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def _mark(task: dict) -> str:
-    return DAGGER if task["train_split"] == "dev" else ""
+def _mark(task: TaskScores) -> str:
+    return DAGGER if task.dev_trained else ""
 
 
-def _rows(report: dict) -> list[dict]:
+def _rows(tasks: dict[str, TaskScores]) -> list[dict]:
     """Flat rows (one per task × model/baseline), shared by the CSV and the Markdown tables."""
     rows = []
-    for task_id, t in report["tasks"].items():
+    for task_id, t in tasks.items():
         common = {
             "task": task_id,
-            "train_split": t["train_split"],
-            "model_selection": t["selection_split"] or "none",
-            "note": t["note"],
-            "audit_verdict": t.get("audit_verdict", "not audited"),
+            "train_split": t.train_split,
+            "model_selection": t.selection_split or "none",
+            "note": t.note,
+            "audit_verdict": t.audit_verdict,
         }
-        for name, b in t["baselines"].items():
+        for name, b in t.baselines.items():
             rows.append(
                 {
                     **common,
@@ -67,7 +61,7 @@ def _rows(report: dict) -> list[dict]:
                     "vs_scratch": None,
                 }
             )
-        for name, m in t["models"].items():
+        for name, m in t.models.items():
             for init in ("pretrained", "scratch"):
                 s = m[init]
                 rows.append(
@@ -83,7 +77,7 @@ def _rows(report: dict) -> list[dict]:
                         "macro_f1_mean": s["mean"]["macro_f1"],
                         "auroc_mean": s["mean"]["auroc"],
                         "truncated_test_rows": m["truncated"]["test"],
-                        "vs_scratch": t["comparisons"][name]["verdict"]
+                        "vs_scratch": t.comparisons[name]["verdict"]
                         if init == "pretrained"
                         else None,
                     }
@@ -91,57 +85,56 @@ def _rows(report: dict) -> list[dict]:
     return rows
 
 
-def write_csv(report: dict, path: Path) -> None:
-    rows = _rows(report)
+def write_csv(report: Report, path: Path) -> None:
+    rows = _rows(report.tasks)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
 
 
-def render_markdown(report: dict) -> str:
-    cfg = report["protocol_config"]
+def render_markdown(report: Report) -> str:
     ckpts = [
-        f"`{c['name']}` ({c['path']}, vocab {c['vocab'] or 'external'}, max {c['max_length']} tokens)"
-        for c in report["checkpoints"]
+        f"`{c.name}` ({c.path}, vocab {c.vocab or 'external'}, max {c.max_length} tokens)"
+        for c in report.checkpoints
     ]
     lines = [
-        f"# dnapt evaluation report ({report['protocol']})",
+        f"# dnapt evaluation report ({report.protocol})",
         "",
         f"- checkpoints: {', '.join(ckpts)}",
-        f"- seeds: {report['seeds']}; protocol settings: `{json.dumps(cfg)}`",
-        f"- length policy: {report['length_policy']['description']}",
-        f"- IUPAC policy: `{report['iupac_policy']}`; benchmark: `{report['benchmark']['path']}` "
-        f"(tasks: `{report['benchmark']['tasks']}`)",
+        f"- seeds: {report.seeds}; protocol settings: `{json.dumps(report.protocol_config)}`",
+        f"- length policy: {report.length_policy['description']}",
+        f"- IUPAC policy: `{report.iupac_policy}`; benchmark: `{report.benchmark['path']}` "
+        f"(tasks: `{report.benchmark['tasks']}`)",
         f"- MCC is mean ± sd over seeds; [lo, hi] is the bootstrap 95% CI of the seed-mean MCC on "
-        f"test ({report['n_boot']} resamples). {DAGGER} = no train split: trained on dev, no "
+        f"test ({report.n_boot} resamples). {DAGGER} = no train split: trained on dev, no "
         "model selection.",
         "",
     ]
-    for task_id, t in report["tasks"].items():
+    for task_id, t in report.tasks.items():
         mark = _mark(t)
         lines += [f"## {task_id}{mark}", ""]
         notes = [
-            f"audit verdict: **{t.get('audit_verdict', 'not audited')}**",
-            f"test n = {t['n']['test']}",
-            f"trained on `{t['train_split']}`",
+            f"audit verdict: **{t.audit_verdict}**",
+            f"test n = {t.n['test']}",
+            f"trained on `{t.train_split}`",
         ]
-        if t["test_rows_excluded"]:
-            notes.append(f"{t['test_rows_excluded']} leaked test rows removed by the audit")
-        for split, changed in t.get("rows_changed", {}).items():
+        if t.test_rows_excluded:
+            notes.append(f"{t.test_rows_excluded} leaked test rows removed by the audit")
+        for split, changed in t.rows_changed.items():
             notes += [
                 f"{split}: {n} {k.replace('_rows', '')} rows changed"
                 for k, n in changed.items()
                 if n
             ]
-        if t["note"]:
-            notes.append(t["note"])
+        if t.note:
+            notes.append(t.note)
         lines += ["; ".join(notes), ""]
         lines += [
             "| model | init | MCC | 95% CI | accuracy | macro-F1 | AUROC | truncated (test) |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for r in _rows({"tasks": {task_id: t}}):
+        for r in _rows({task_id: t}):
             sd = "" if r["mcc_sd"] is None else f" ± {_f(r['mcc_sd'])}"
             lines.append(
                 f"| {r['model']} | {r['init']} | {_f(r['mcc_mean'])}{sd}{mark} | "
@@ -150,13 +143,13 @@ def render_markdown(report: dict) -> str:
                 f"{'-' if r['truncated_test_rows'] is None else r['truncated_test_rows']} |"
             )
         lines.append("")
-        for name, c in t["comparisons"].items():
+        for name, c in t.comparisons.items():
             lines.append(f"- `{name}`: {c['statement']}{mark}")
         lines.append("")
     return "\n".join(lines)
 
 
-def plot(report: dict, path: Path) -> None:
+def plot(report: Report, path: Path) -> None:
     """Grouped bars: each task, each checkpoint (pretrained / from scratch) and the k-mer and
     GC+length baselines; error bars are the bootstrap 95% CIs of MCC."""
     import matplotlib
@@ -164,22 +157,22 @@ def plot(report: dict, path: Path) -> None:
     matplotlib.use("Agg")  # files only; and it costs ~1 s to import, so only here
     import matplotlib.pyplot as plt
 
-    tasks = list(report["tasks"])
+    tasks = list(report.tasks)
     series: list[tuple[str, list[float], list[list[float]]]] = []
-    for c in report["checkpoints"]:
+    for c in report.checkpoints:
         for init in ("pretrained", "scratch"):
-            vals = [report["tasks"][t]["models"][c["name"]][init] for t in tasks]
+            vals = [report.tasks[t].models[c.name][init] for t in tasks]
             series.append(
                 (
-                    f"{c['name']} {init}",
+                    f"{c.name} {init}",
                     [v["mean"]["mcc"] for v in vals],
                     [v["mcc_ci95"] for v in vals],
                 )
             )
     for name in ("cnn", "kmer_lr", "gc_length_lr"):
-        if not all(name in report["tasks"][t]["baselines"] for t in tasks):
+        if not all(name in report.tasks[t].baselines for t in tasks):
             continue
-        vals = [report["tasks"][t]["baselines"][name] for t in tasks]
+        vals = [report.tasks[t].baselines[name] for t in tasks]
         series.append((name, [v["mcc"] for v in vals], [v["mcc_ci95"] for v in vals]))
     width = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(tasks) * len(series) * 0.35 + 2), 4.5))
@@ -192,11 +185,11 @@ def plot(report: dict, path: Path) -> None:
         ax.bar(xs, heights, width, yerr=err, capsize=2, label=label)
     ax.set_xticks(range(len(tasks)))
     ax.set_xticklabels(
-        [t + _mark(report["tasks"][t]) for t in tasks], rotation=45, ha="right", fontsize=8
+        [t + _mark(report.tasks[t]) for t in tasks], rotation=45, ha="right", fontsize=8
     )
     ax.set_ylabel("test MCC (95% bootstrap CI)")
     ax.axhline(0, color="black", linewidth=0.5)
-    ax.set_title(f"dnapt eval ({report['protocol']}, {len(report['seeds'])} seeds)")
+    ax.set_title(f"dnapt eval ({report.protocol}, {len(report.seeds)} seeds)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -209,45 +202,43 @@ def wide_console() -> Console:
     return console if console.is_terminal else Console(width=200)
 
 
-def print_table(report: dict, console: Console) -> None:
-    table = Table(
-        title=f"dnapt eval: {report['protocol']}, seeds {report['seeds']} (MCC, mean ± sd)"
-    )
+def print_table(report: Report, console: Console) -> None:
+    table = Table(title=f"dnapt eval: {report.protocol}, seeds {report.seeds} (MCC, mean ± sd)")
     table.add_column("task", overflow="fold")
     table.add_column("audit")
     table.add_column("k-mer LR")
     table.add_column("GC+len LR")
     table.add_column("CNN")
-    for c in report["checkpoints"]:
-        table.add_column(f"{c['name']}")
+    for c in report.checkpoints:
+        table.add_column(c.name)
         table.add_column("scratch")
         table.add_column("vs scratch")
-    for task_id, t in report["tasks"].items():
+    for task_id, t in report.tasks.items():
         mark = _mark(t)
         cells = [
             task_id + mark,
-            t.get("audit_verdict", "not audited"),
-            _f(t["baselines"]["kmer_lr"]["mcc"]),
-            _f(t["baselines"]["gc_length_lr"]["mcc"]),
-            _f(t["baselines"].get("cnn", {}).get("mcc")),
+            t.audit_verdict,
+            _f(t.baselines["kmer_lr"]["mcc"]),
+            _f(t.baselines["gc_length_lr"]["mcc"]),
+            _f(t.baselines.get("cnn", {}).get("mcc")),
         ]
-        for c in report["checkpoints"]:
-            m = t["models"][c["name"]]
+        for c in report.checkpoints:
+            m = t.models[c.name]
             cells += [
                 f"{_f(m['pretrained']['mean']['mcc'])} ± {_f(m['pretrained']['sd']['mcc'], 2)}",
                 f"{_f(m['scratch']['mean']['mcc'])} ± {_f(m['scratch']['sd']['mcc'], 2)}",
-                SHORT[t["comparisons"][c["name"]]["verdict"]],
+                SHORT[t.comparisons[c.name]["verdict"]],
             ]
         table.add_row(*cells)
     console.print(table)
     console.print(f"{DAGGER} no train split: trained on dev, no model selection")
 
 
-def write_report(report: dict, out: Path) -> list[Path]:
+def write_report(report: Report, out: Path) -> list[Path]:
     """All report files under ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "report.md", out / "report.csv", out / "report.png"]
-    paths[0].write_text(json.dumps(report, indent=2) + "\n")
+    report.write(paths[0])
     paths[1].write_text(render_markdown(report))
     write_csv(report, paths[2])
     plot(report, paths[3])

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from eval.contracts import CuratedList
 from testbed.estimate import counts_from_manifest
 from testbed.layout import CELL_MARKER, TIMING_FILE, Layout
 from testbed.plan import Budget, Cell
@@ -77,15 +78,20 @@ def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
     return out
 
 
+def _curated(path: Path) -> CuratedList | None:
+    """The audit's curated list (``eval.contracts``), or None when the audit did not run."""
+    return CuratedList.read(path) if path.is_file() else None
+
+
 def eval_context(tb: Testbed, curated: Path, scores: Path | None) -> dict[str, Any]:
     e = tb.recipe.eval
-    cur = _json(curated) or {}
-    verdicts = cur.get("verdicts", {})
+    cur = _curated(curated)
+    verdicts = dict(cur.verdicts) if cur else {}
     return {
         "protocol": e.protocol,
         "seeds": e.seeds,
         "requested_tasks": list(e.tasks) or "all",
-        "curated_tasks": cur.get("tasks", []),
+        "curated_tasks": list(cur.tasks) if cur else [],
         "verdicts": verdicts,
         "dropped": [t for t, v in verdicts.items() if v == "drop"],
         "audit": str(tb.layout.audit),
@@ -98,7 +104,8 @@ def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
     recipe, b = tb.recipe, tb.budget
     scores = tb.scores_dir(curated) if curated.is_file() else None
     tasks_file = _json(scores / "tasks.json") if scores else None
-    curated_ids = (_json(curated) or {}).get("tasks", [])
+    cur = _curated(curated)
+    curated_ids = list(cur.tasks) if cur else []
     tasks = {t: v for t, v in (tasks_file or {}).get("tasks", {}).items() if t in curated_ids}
     manifest = json.loads((tb.layout.shards / "manifest.json").read_text())
     counts = counts_from_manifest(manifest, tb.layout.shards)

@@ -16,7 +16,7 @@ import numpy as np
 
 from data_prep.sources import SourceError, resolve
 from dnapt.hashing import sha256_file
-from eval.benchmark import load_task
+from eval.benchmark import SPLITS, load_task
 from eval.dedup import canonical
 from eval.tasks.annotation import read_annotation
 from eval.tasks.genome import Genome, gc_fraction, load_genome, to_text
@@ -26,7 +26,7 @@ from eval.tasks.output import write_json, write_split
 from eval.tasks.select import positive_windows
 from eval.tasks.shortcut import MAX_GC_AUROC, shortcut_check
 from eval.tasks.spec import SpecError, TaskSpec
-from eval.tasks.splits import SPLITS, Region, assign, split_regions
+from eval.tasks.splits import Region, assign, split_regions
 
 SCHEMA_VERSION = 1
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.fasta import read_fasta
+from eval.alphabet import LETTERS
 
-LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _RC = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 
 

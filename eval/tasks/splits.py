@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eval.benchmark import SPLITS
 from eval.tasks.genome import Genome, Window
 from eval.tasks.spec import SpecError, TaskSpec
-
-SPLITS = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)

@@ -198,4 +198,5 @@ def test_default_list_keeps_precision_flags_only() -> None:
 def test_audit_rejects_zero_counts(flag: str, tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         audit_main(["--out", str(tmp_path / "o"), flag, "0"])
-    assert e.value.code == 2 and f"{flag} 0: use 1 or more" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err == f"eval/audit.py: error: {flag} 0: must be >= 1\n"

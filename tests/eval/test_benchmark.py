@@ -130,7 +130,10 @@ def _curated(tmp_path: Path, **override) -> Path:
         ({"sha256": {"src/t": {}}}, r"records sha256 for splits \[\], but \['dev', 'test'\]"),
         ({"sha256": {"src/t": {"dev": "", "test": ""}}}, "sha256 '' is not 64 hex digits"),
         ({"sha256": {}}, "records sha256 for splits"),
-        ({"tasks": ["../../etc"]}, "task '../../etc' is not in the benchmark"),
+        (
+            {"tasks": ["../../etc"], "exclude_test_rows": {}},
+            "task '../../etc' is not in the benchmark",
+        ),
         ({"exclude_test_rows": {"src/x": [0]}}, "names 'src/x', which is not a listed task"),
         ({"exclude_test_rows": {"src/t": ["0"]}}, "must be a list of row numbers"),
         ({"tasks": "src/t"}, "no 'tasks' list"),

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from eval.audit import AuditConfig, audit_task
+from eval.audit import audit_task
+from eval.config import AuditConfig
 from eval.make_task import main, suite_specs
 
 
@@ -33,7 +34,9 @@ def test_real_yeast_suite_task_builds_and_passes_the_audit(data_mirror, tmp_path
     assert task["shortcut"]["gc_check"] == "passed"
     assert task["shortcut"]["gc_length_lr_auroc"] <= 0.6 < task["shortcut"]["kmer_lr_auroc"]
     assert set(task["records"]["test"]).isdisjoint(task["records"]["train"])
-    record, _ = audit_task(tmp_path, "yeast/splice_donor", AuditConfig(n_boot=200))
+    record, _ = audit_task(
+        tmp_path, "yeast/splice_donor", AuditConfig(out=str(tmp_path / "audit"), n_boot=200)
+    )
     checks = {r["check"] for r in record["reasons"]}
     assert record["verdict"] != "drop"
     assert not checks & {"leak", "gc_shortcut", "near_duplicates", "label_conflicts"}

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eval.assemble import audit_verdicts
 from eval.benchmark import load_task
+from eval.contracts import Report
 from eval.jobs import assign
-from eval.report import audit_verdicts
 from eval.run import RunConfig, load_inputs
 from eval.run import main as run_main
 from tests.eval.evalkit import free_port, random_seqs, write_task
@@ -47,6 +48,10 @@ def probe_report(tiny_checkpoint: Path, benchmark_dir: Path, tmp_path_factory) -
 def test_probe_report_schema(probe_report: Path) -> None:
     report = json.loads((probe_report / "report.json").read_text())
     assert report["schema_version"] == 1 and report["protocol"] == "probe"
+    typed = Report.read(probe_report / "report.json")  # every key, in the order on disk
+    assert json.dumps(typed.to_json()) == json.dumps(report)
+    assert list(report)[-1] == "notes" and typed.tasks["UCI/splice_junction"].classes == [0, 1, 2]
+    assert report["protocol_config"]["Cs"] == [0.001, 0.01, 0.1, 1.0, 10.0]
     assert report["seeds"] == [0, 1] and report["length_policy"]["policy"] == "center"
     assert report["checkpoints"][0]["vocab"] == "kmer6-overlap"
     assert set(report["tasks"]) == set(REAL.split(","))
@@ -182,9 +187,12 @@ def test_job_assignment_balances_and_is_deterministic() -> None:
     [
         (["--probe-cs", "abc"], "--probe-cs 'abc': give comma-separated positive numbers"),
         (["--probe-cs", "1,-2"], "--probe-cs '1,-2'"),
-        (["--batch-size", "0"], "--batch-size 0: out of range"),
-        (["--n-boot", "0"], "--n-boot 0: out of range"),
-        (["--ft-epochs", "0"], "--ft-epochs 0: out of range"),
+        (["--batch-size", "0"], "--batch-size 0: must be >= 1"),
+        (["--n-boot", "0"], "--n-boot 0: must be >= 1"),
+        (["--ft-epochs", "0"], "--ft-epochs 0: must be >= 1"),
+        (["--ft-lr", "0"], "--ft-lr 0.0: must be > 0"),
+        (["--ft-warmup-ratio", "1"], "--ft-warmup-ratio 1.0: must be < 1"),
+        (["--max-length", "2"], "--max-length 2: must be >= 3"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(
@@ -273,7 +281,7 @@ def test_rescore_from_cache_loads_no_model_and_matches(
 ) -> None:
     """A second probe of the same checkpoint reads every embedding from the cache (no encoder
     is built at all) and gives the same report; a changed checkpoint misses."""
-    import eval.run as run_mod
+    import eval.runner as run_mod
 
     cache = f"--cache-dir {tmp_path / 'cache'}"
     task = "UCI/ecoli_promoters"

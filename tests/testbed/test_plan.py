@@ -232,8 +232,8 @@ def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
 
     r = recipe("smoke")
     analysis_parser().parse_args(analysis_command(r, tmp_path / "s", tmp_path / "v")[2:])
-    args, _ = audit_args(audit_command(r, tmp_path / "a")[2:])
-    assert args.tasks == ",".join(r.eval.tasks)
+    audit = audit_args(audit_command(r, tmp_path / "a")[2:])
+    assert audit.tasks == ",".join(r.eval.tasks)
     one = replace(r, eval=replace(r.eval, nproc=1))
     cmd, env = eval_command(
         one, [tmp_path / "x" / "hf"], tmp_path / "c.json", tmp_path / "o", False
@@ -257,9 +257,9 @@ def test_suite_step_builds_once_and_feeds_audit_and_scoring(tmp_path: Path, monk
     assert r.eval.suite == "core"
     suite = tmp_path / "suite"
     made = make_args(plan.suite_command(r, suite)[2:])
-    assert made.suite == "core" and made.out == str(suite) and made.overwrite
-    args, _ = audit_args(audit_command(r, tmp_path / "a", suite)[2:])
-    assert args.benchmark == str(suite)
+    assert made.suite == "core" and made.out == suite and made.overwrite
+    audit = audit_args(audit_command(r, tmp_path / "a", suite)[2:])
+    assert audit.benchmark == str(suite)
     cmd, _ = eval_command(r, [tmp_path / "hf"], tmp_path / "c.json", tmp_path / "o", False, suite)
     assert run_args(cmd[cmd.index("--checkpoint") :]).benchmark == str(suite)
     key = plan.audit_key(r)
