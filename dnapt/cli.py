@@ -40,15 +40,25 @@ def option(
     flags: tuple[str, ...] = (),
     gt: float | None = None,
     ge: float | None = None,
+    lt: float | None = None,
     choices: tuple[Any, ...] | None = None,
     cli: bool = True,
 ) -> Any:
-    """A config field: its default, its help, and its checks (``gt``: > value, ``ge``: >= value).
+    """A config field: its default, its help (plain text: ``%`` needs no escaping), and its
+    checks (``gt``: > value, ``ge``: >= value, ``lt``: < value).
 
     ``flags``: the CLI spellings (default ``--field-name``). ``cli=False``: set in code or by
     a recipe only. A field whose type is a dataclass is flattened into the parent's flags.
     """
-    meta = {"help": help, "flags": flags, "gt": gt, "ge": ge, "choices": choices, "cli": cli}
+    meta = {
+        "help": help,
+        "flags": flags,
+        "gt": gt,
+        "ge": ge,
+        "lt": lt,
+        "choices": choices,
+        "cli": cli,
+    }
     return dataclasses.field(default=default, metadata={_META: meta})
 
 
@@ -58,6 +68,7 @@ def _meta(f: dataclasses.Field) -> dict[str, Any]:
         "flags": (),
         "gt": None,
         "ge": None,
+        "lt": None,
         "choices": None,
         "cli": False,
     }
@@ -74,6 +85,11 @@ def _unoptional(tp: Any) -> tuple[Any, bool]:
         if len(args) == 1 and len(typing.get_args(tp)) == 2:
             return args[0], True
     return tp, False
+
+
+def help_of(f: dataclasses.Field) -> str:
+    """A field's help text, as written (e.g. for a report that documents its settings)."""
+    return _meta(f)["help"]
 
 
 def flag_of(f: dataclasses.Field) -> str:
@@ -113,7 +129,10 @@ def add_options(
         m = _meta(f)
         if not m["cli"]:
             continue
-        kw: dict[str, Any] = {"dest": f.name, "help": m["help"]}
+        taken = {a.dest for a in getattr(parser, "_actions", ())}
+        if f.name in taken:  # argparse would silently let one overwrite the other
+            raise TypeError(f"{cls.__name__}.{f.name}: another option already has this name")
+        kw: dict[str, Any] = {"dest": f.name, "help": _escaped(m["help"])}
         names = m["flags"] or (flag_of(f),)
         required = f.default is MISSING and f.default_factory is MISSING
         default = None if required else _default(f)
@@ -126,7 +145,7 @@ def add_options(
             else:
                 del kw["dest"]
             if default:
-                kw["help"] = f"{m['help']} (default: {' '.join(map(str, default))})"
+                kw["help"] += f" (default: {_escaped(' '.join(map(str, default)))})"
             group.add_argument(*names, **kw)
             continue
         if required:
@@ -134,7 +153,7 @@ def add_options(
         else:
             kw["default"] = default
             if default is not None and "%(default)" not in m["help"]:
-                kw["help"] = f"{m['help']} (default: %(default)s)"
+                kw["help"] += " (default: %(default)s)"
         if tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
         else:
@@ -152,6 +171,11 @@ def add_options(
         group.add_argument(*names, **kw)
 
 
+def _escaped(text: str) -> str:
+    """Help text for argparse, which reads ``%`` as a format; ``%(default)s`` stays a format."""
+    return text if "%(" in text else text.replace("%", "%%")
+
+
 def _default(f: dataclasses.Field) -> Any:
     return f.default if f.default is not MISSING else f.default_factory()
 
@@ -165,6 +189,8 @@ def check_value(f: dataclasses.Field, value: Any, where: str) -> None:
         raise ConfigError(f"{where} {value}: must be > {m['gt']:g}")
     if m["ge"] is not None and not value >= m["ge"]:
         raise ConfigError(f"{where} {value}: must be >= {m['ge']:g}")
+    if m["lt"] is not None and not value < m["lt"]:
+        raise ConfigError(f"{where} {value}: must be < {m['lt']:g}")
     if m["choices"] is not None and value not in m["choices"]:
         raise ConfigError(f"{where} {value!r}: must be one of {', '.join(map(str, m['choices']))}")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dnapt.cli import ConfigError, option
+from dnapt.cli import option
 from eval.encoder import Checkpoint, Tokenized, collate, plan_batches
 
 if TYPE_CHECKING:  # torch and transformers load when a model is built, not at import
@@ -31,15 +31,11 @@ class FinetuneConfig:
     epochs: int = option(3, flags=("--ft-epochs",), ge=1, help="fine-tune epochs")
     batch_size: int = option(32, flags=("--ft-batch-size",), ge=1, help="fine-tune batch size")
     warmup_ratio: float = option(
-        0.1, flags=("--ft-warmup-ratio",), ge=0, help="share of steps with linear warmup, below 1"
+        0.1, flags=("--ft-warmup-ratio",), ge=0, lt=1, help="share of steps with linear warmup"
     )
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     eval_batch_size: int = 128
-
-    def __post_init__(self) -> None:
-        if not self.warmup_ratio < 1:
-            raise ConfigError(f"--ft-warmup-ratio {self.warmup_ratio}: must be < 1")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from dnapt.cli import option
+from dnapt.cli import help_of, option
 
 SEVERITY = {"info": 0, "flag": 1, "drop": 2}
 VERDICT = {0: "keep", 1: "flag", 2: "drop"}
@@ -34,8 +34,8 @@ class AuditThresholds:
 
     saturation_mcc: float = option(0.9, help="drop when the k-mer baseline's test MCC reaches this")
     min_test_size: int = option(100, help="drop when test has fewer rows")
-    ci_width_flag: float = option(0.15, help="flag when the 95%% bootstrap CI of test MCC is wider")
-    ci_width_drop: float = option(0.30, help="drop when the 95%% bootstrap CI of test MCC is wider")
+    ci_width_flag: float = option(0.15, help="flag when the 95% bootstrap CI of test MCC is wider")
+    ci_width_drop: float = option(0.30, help="drop when the 95% bootstrap CI of test MCC is wider")
     leak_flag: float = option(
         0.0, help="flag when more than this share of test rows is in train (RC incl.)"
     )
@@ -61,8 +61,8 @@ class AuditThresholds:
 
     @classmethod
     def help(cls) -> dict[str, str]:
-        """Each threshold's help as people read it (audit.md); argparse needs '%' doubled."""
-        return {f.name: f.metadata["dnapt"]["help"].replace("%%", "%") for f in fields(cls)}
+        """Each threshold's help as people read it (audit.md)."""
+        return {f.name: help_of(f) for f in fields(cls)}
 
 
 def _reason(check: str, severity: str, message: str) -> dict[str, str]:

@@ -125,3 +125,27 @@ def test_scalar_positionals() -> None:
     assert cfg == Positional(Path("r"), None)
     full = Positional(Path("r"), "t")
     assert from_namespace(Positional, p.parse_args(to_argv(full))) == full
+
+
+@dataclass(frozen=True)
+class Clash:
+    batch_size: int = option(8, help="embedding batch, 100% of rows", ge=1, lt=1000)
+    inner: Lists = Lists((Path("x"),))
+
+
+@dataclass(frozen=True)
+class Twice:
+    batch_size: int = option(8, help="one")
+    again: Clash = Clash()
+
+
+def test_percent_in_help_upper_bounds_and_name_clashes(capsys: pytest.CaptureFixture) -> None:
+    p = argparse.ArgumentParser()
+    add_options(p, Clash)
+    with pytest.raises(SystemExit):
+        p.parse_args(["--help"])
+    assert "100% of rows (default: 8)" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(ConfigError, match="--batch-size 1000: must be < 1000"):
+        from_namespace(Clash, p.parse_args(["--fasta", "x", "--batch-size", "1000"]))
+    with pytest.raises(TypeError, match="Clash.batch_size: another option already has this name"):
+        add_options(argparse.ArgumentParser(), Twice)
