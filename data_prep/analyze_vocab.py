@@ -52,7 +52,7 @@ from data_prep.vocab_metrics import (
     substitute,
 )
 from data_prep.windows import SPLITS
-from data_prep.writers import ShardFormatError, read_split
+from data_prep.writers import ShardFormatError, read_samples
 
 BENCH_SPLITS = ("train", "dev", "test")
 # Vocab families whose ids decode losslessly to bases, best first (overlapping k-mers lose the
@@ -168,7 +168,7 @@ def scan_split(shard: ShardDir, name: str, split: str, size: int, keep: np.ndarr
     def batches() -> Iterator[np.ndarray]:
         nonlocal seen
         buf: list[np.ndarray] = []
-        for i, sample in enumerate(read_split(path)):
+        for i, sample in enumerate(read_samples(path)):
             ids = np.asarray(sample["input_ids"])
             if i in wanted:
                 kept[i] = ids

@@ -318,7 +318,7 @@ def test_write_failures_are_one_line(
     """A full disk or read-only --out: one line naming the file, never a traceback."""
     import errno
 
-    from data_prep import shard
+    from data_prep import shard, shard_pipeline
 
     fasta = _fasta(tmp_path, ">a\n" + "ACGT" * 500 + "\n")
     for code, needle in ((errno.ENOSPC, "no space left on device"), (errno.EROFS, "not writable")):
@@ -326,7 +326,7 @@ def test_write_failures_are_one_line(
         def fail(*a, _code=code, **k):
             raise OSError(_code, os.strerror(_code), str(tmp_path / ".o.partial" / "char"))
 
-        monkeypatch.setattr(shard, "_write", fail)
+        monkeypatch.setattr(shard_pipeline, "_write", fail)
         argv = ["--fasta", fasta, "--vocab", "char", "--window", "64", "--out", str(tmp_path / "o")]
         assert shard.main([*argv, "--no-progress"]) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
