@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(a: argparse.Namespace) -> ShardConfig:
     """The typed config from parsed flags; a bad combination is a ShardError naming the flags."""
-    if _split_commas(a.val_records or ()) and a.val_fraction is not None:
+    # --val-fraction 0 with --val-records is consistent (no tail split), and is what to_argv gives
+    if _split_commas(a.val_records or ()) and a.val_fraction:
         raise ShardError("--val-records and --val-fraction are exclusive: choose one split")
     try:
         cfg = from_namespace(ShardConfig, a)
