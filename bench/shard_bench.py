@@ -59,6 +59,9 @@ def _child_fast(inputs: list[str], vocab: str, workers: int) -> dict:
         t0 = time.perf_counter()
         m = run_shard(cfg)
         wall = time.perf_counter() - t0
+        # The plain JSON form: --before runs revisions whose run_shard returned a dict, before
+        # the typed data_prep.manifest.Manifest existed; the on-disk keys are the same in both.
+        m = m.to_json() if hasattr(m, "to_json") else m
         r1, c1 = (
             resource.getrusage(resource.RUSAGE_SELF),
             resource.getrusage(resource.RUSAGE_CHILDREN),

@@ -19,6 +19,7 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
+from data_prep.manifest import Manifest, ManifestError
 from data_prep.paths import UnsafePathError, contained, plain_name
 from dnapt.hashing import sha256_file
 
@@ -94,9 +95,9 @@ def fetch_dir(remote: str, local: Path) -> Path:
     src = _streaming_uri(remote)
     try:
         _download(_join(src, MANIFEST), local / MANIFEST)
-        manifest = json.loads((local / MANIFEST).read_text())
-        for vocab, entry in manifest["vocabs"].items():
-            for rel, digest in entry["files"].items():
+        manifest = Manifest.from_json(json.loads((local / MANIFEST).read_text()), MANIFEST)
+        for vocab, entry in manifest.vocabs.items():
+            for rel, digest in entry.files.items():
                 dest = _inside(local, vocab, rel)
                 _download(_join(src, f"{vocab}/{rel}"), dest)
                 if sha256_file(dest) != digest:
@@ -108,6 +109,8 @@ def fetch_dir(remote: str, local: Path) -> Path:
         raise
     except FileNotFoundError as e:
         raise RemoteError(f"{remote}: missing {e.filename or e} (incomplete upload?)") from None
+    except ManifestError as e:
+        raise RemoteError(f"{remote}: {e}") from None
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError):
         raise RemoteError(f"{remote}: manifest.json is not a dnapt manifest") from None
     except Exception as e:  # the storage clients raise many types; the message is what matters

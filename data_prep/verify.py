@@ -13,19 +13,21 @@ import argparse
 import json
 import tempfile
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from data_prep.errors import print_error
 from data_prep.fasta import FastaError, read_fasta
-from data_prep.manifest import ManifestError, read_manifest
+from data_prep.manifest import Manifest, ManifestError
 from data_prep.paths import UnsafePathError, contained, plain_name
 from data_prep.remote import RemoteError, fetch_dir, is_remote
 from data_prep.sources import SourceError, resolve
 from data_prep.vocab import BASES_ARRAY, load_vocab
 from data_prep.windows import SPLITS
-from data_prep.writers import ShardFormatError, read_split
+from data_prep.writers import ShardFormatError, read_samples
+from dnapt.cli import add_options, from_namespace, option
 from dnapt.hashing import sha256_file
 
 
@@ -33,10 +35,10 @@ class VerifyError(RuntimeError):
     """The directory does not match its manifest or its sources."""
 
 
-def _check_files(root: Path, manifest: dict) -> None:
-    for name, entry in manifest["vocabs"].items():
+def _check_files(root: Path, manifest: Manifest) -> None:
+    for name, entry in manifest.vocabs.items():
         vroot = root / plain_name(name, "manifest.json: vocabs")
-        for rel, digest in entry["files"].items():
+        for rel, digest in entry.files.items():
             path = contained(vroot, rel, f"{root / 'manifest.json'}: vocabs.{name}.files")
             if not path.is_file():
                 raise VerifyError(f"{path}: listed in manifest.json but missing")
@@ -47,29 +49,28 @@ def _check_files(root: Path, manifest: dict) -> None:
                 )
 
 
-def _windows(root: Path, manifest: dict) -> dict[str, dict[str, list]]:
+def _windows(root: Path, manifest: Manifest) -> dict[str, dict[str, list]]:
     """Per vocab and split: (record, start, ids) of every sample; checks counts on the way."""
-    if manifest["params"].get("format", "mds") != "mds":
+    if manifest.params.format != "mds":
         raise VerifyError(
-            f"{root / 'manifest.json'}: format {manifest['params']['format']!r}: dnapt reads MDS "
+            f"{root / 'manifest.json'}: format {manifest.params.format!r}: dnapt reads MDS "
             "shards only; re-shard"
         )
     out: dict[str, dict[str, list]] = {}
-    for name, entry in manifest["vocabs"].items():
+    for name, entry in manifest.vocabs.items():
         out[name] = {}
         for split in SPLITS:
             rows = [
                 (s["record"], int(s["start"]), np.asarray(s["input_ids"]))
-                for s in read_split(root / name / split)
+                for s in read_samples(root / name / split)
             ]
-            want = manifest["splits"][split]["windows"]
+            want = manifest.split_windows(split)
             if len(rows) != want:
                 raise VerifyError(f"{name}/{split}: {len(rows)} samples, manifest says {want}")
             ntok = sum(r[2].size for r in rows)
-            if ntok != entry["splits"][split]["tokens"]:
-                raise VerifyError(
-                    f"{name}/{split}: {ntok} tokens, manifest says {entry['splits'][split]['tokens']}"
-                )
+            tokens = entry.splits[split].tokens if split in entry.splits else 0
+            if ntok != tokens:
+                raise VerifyError(f"{name}/{split}: {ntok} tokens, manifest says {tokens}")
             out[name][split] = rows
     return out
 
@@ -100,8 +101,8 @@ def _check_disjoint(rows: dict[str, list], window: int) -> None:
                 raise VerifyError(f"record {rec}: val window at {v} overlaps a train window")
 
 
-def _check_decode(root: Path, manifest: dict, data: dict, samples: int, seed: int) -> int:
-    window = manifest["params"]["window"]
+def _check_decode(root: Path, manifest: Manifest, data: dict, samples: int, seed: int) -> int:
+    window = manifest.params.window
     wanted: dict[str, list[tuple[str, int, int]]] = defaultdict(
         list
     )  # record -> (split, idx, start)
@@ -113,8 +114,8 @@ def _check_decode(root: Path, manifest: dict, data: dict, samples: int, seed: in
             wanted[rows[i][0]].append((split, int(i), rows[i][1]))
     vocabs = {n: load_vocab(root / n) for n in data}
     checked = 0
-    for src in manifest["sources"]:
-        for rec in read_fasta(resolve(src["input"])):
+    for src in manifest.sources:
+        for rec in read_fasta(resolve(src.input)):
             for split, i, start in wanted.get(rec.name, []):
                 truth = BASES_ARRAY[rec.codes[start : start + window]].tobytes().decode()
                 for name, v in vocabs.items():
@@ -137,14 +138,14 @@ def _check_decode(root: Path, manifest: dict, data: dict, samples: int, seed: in
     return checked
 
 
-def _check_sources(manifest: dict) -> None:
+def _check_sources(manifest: Manifest) -> None:
     """Every input the shards were made from must still be the file that was sharded."""
-    for src in manifest["sources"]:
-        path = resolve(src["input"])
+    for src in manifest.sources:
+        path = resolve(src.input)
         digest = sha256_file(path)
-        if digest != src["sha256"]:
+        if digest != src.sha256:
             raise VerifyError(
-                f"{path}: sha256 {digest[:12]}… differs from the {src['sha256'][:12]}… recorded "
+                f"{path}: sha256 {digest[:12]}… differs from the {src.sha256[:12]}… recorded "
                 "in manifest.json: the FASTA changed since sharding; restore it or re-shard"
             )
 
@@ -153,7 +154,7 @@ def verify(root: Path, samples: int = 64, seed: int = 0) -> dict:
     """Run every check; returns a summary, raises VerifyError on the first mismatch."""
     mpath = root / "manifest.json"
     try:
-        manifest = read_manifest(mpath)
+        manifest = Manifest.read(mpath)
         return _verify(root, manifest, samples, seed)
     except (ManifestError, UnsafePathError, ShardFormatError) as e:
         raise VerifyError(str(e)) from None
@@ -164,47 +165,60 @@ def verify(root: Path, samples: int = 64, seed: int = 0) -> dict:
         ) from None
 
 
-def _verify(root: Path, manifest: dict, samples: int, seed: int) -> dict:
-    if not manifest["vocabs"]:
+def _verify(root: Path, manifest: Manifest, samples: int, seed: int) -> dict:
+    if not manifest.vocabs:
         raise VerifyError(f"{root / 'manifest.json'}: lists no vocabularies; re-shard")
     _check_sources(manifest)
     _check_files(root, manifest)
     data = _windows(root, manifest)
     _check_same_windows(data)
-    _check_disjoint(next(iter(data.values())), manifest["params"]["window"])
+    _check_disjoint(next(iter(data.values())), manifest.params.window)
     decoded = _check_decode(root, manifest, data, samples, seed)
     return {
         "vocabs": list(data),
-        "windows": {s: manifest["splits"][s]["windows"] for s in SPLITS},
+        "windows": {s: manifest.split_windows(s) for s in SPLITS},
         "decoded_checks": decoded,
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class VerifyConfig:
+    """``shard.py verify``'s options (the directory itself is a positional argument)."""
+
+    samples: int = option(64, ge=0, help="windows per split decoded and compared with the FASTA")
+    seed: int = option(0, help="seed choosing those windows")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The verify CLI: the directory, then ``VerifyConfig``'s flags."""
     p = argparse.ArgumentParser(
         prog="python data_prep/shard.py verify",
         description="Verify a shard directory: hashes, counts, identical windows across "
         "vocabularies, train/val disjointness, and decoding of sampled windows against the FASTA.",
     )
+    # dnapt.cli generates repeatable positionals only; verify takes exactly one directory.
     p.add_argument(
         "dir",
         help="shard directory written by data_prep/shard.py, or its object-storage URI (s3://, "
         "gs://, file:///abs/dir, ...): then it is downloaded to a temporary directory and checked",
     )
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=64,
-        help="windows per split decoded and compared with the FASTA (default 64)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed choosing those windows (default 0)")
-    a = p.parse_args(argv)
+    add_options(p, VerifyConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        cfg = from_namespace(VerifyConfig, a)
+    except ValueError as e:
+        print_error("verify", e)
+        return 2
     try:
         if is_remote(a.dir):
             with tempfile.TemporaryDirectory(prefix="dnapt-verify-") as tmp:
-                summary = verify(fetch_dir(a.dir, Path(tmp) / "data"), a.samples, a.seed)
+                summary = verify(fetch_dir(a.dir, Path(tmp) / "data"), cfg.samples, cfg.seed)
         else:
-            summary = verify(Path(a.dir), a.samples, a.seed)
+            summary = verify(Path(a.dir), cfg.samples, cfg.seed)
     except (VerifyError, FastaError, SourceError, RemoteError) as e:
         print_error("verify", e, kind="FAILED")
         return 1

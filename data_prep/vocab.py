@@ -15,7 +15,8 @@ Families (ids 0-4 are always [PAD] [UNK] [CLS] [SEP] [MASK]):
 * ``bpe-<size>``: byte-pair encoding trained on the train split only; N never merges.
 
 The numpy fast path (``Vocab.encode``) is what the shard writer uses; a test checks that it equals
-the Hugging Face tokenizer on real sequences.
+the Hugging Face tokenizer on real sequences. Its arithmetic (base codes, k-mer indices, packed
+ids) and the special token ids live in ``data_prep/vocab_codes.py``, re-exported here.
 """
 
 from __future__ import annotations
@@ -32,26 +33,39 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
+from data_prep.vocab_codes import (
+    BASES,
+    BASES_ARRAY,
+    CLS_ID,
+    CODE_OF,
+    MASK_ID,
+    N_CODE,
+    N_SPECIAL,
+    PAD_ID,
+    SEP_ID,
+    SPECIAL_TOKENS,
+    UNK_ID,
+    Packed,
+    VocabError,
+    base_codes,
+    kmer_ids,
+    kmer_index,
+)
+
+# The special ids and base codes are defined in data_prep.vocab_codes; every stage imports them
+# from here, next to the vocabularies they belong to.
+__all__ = [
+    "BASES", "BASES_ARRAY", "CLS_ID", "MASK_ID", "N_CODE", "N_SPECIAL", "PAD_ID", "SEP_ID",
+    "SPECIAL_TOKENS", "UNK_ID", "Packed", "Vocab", "VocabError", "VocabSpec", "base_codes",
+    "build_vocab", "kmer_index", "load_encoder", "load_vocab", "train_bpe",
+]  # fmt: skip
+
 if TYPE_CHECKING:  # transformers costs seconds to import: only where a tokenizer is built/loaded
     from transformers import PreTrainedTokenizerFast
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
-N_SPECIAL = len(SPECIAL_TOKENS)
-BASES = "ACGTN"
-N_CODE = 4
 FAMILIES = ("char", "kmer-overlap", "kmer-disjoint", "bpe")
 
 _NAME_RE = re.compile(r"^(?:(char)|kmer([3-6])-(overlap|disjoint)|bpe-(\d+))$")
-
-# byte -> base code for already-clean upper-case ACGTN text (anything else -> 255).
-_CODE_OF = np.full(256, 255, dtype=np.uint8)
-for _i, _b in enumerate(BASES.encode()):
-    _CODE_OF[_b] = _i
-
-
-class VocabError(ValueError):
-    """A vocabulary name, file or input that dnapt cannot use; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -79,40 +93,6 @@ class VocabSpec:
         if not 16 <= size <= 1_000_000:
             raise VocabError(f"bpe size {size} out of range: use 16 <= size <= 1000000")
         return cls(name, "bpe", bpe_size=size)
-
-
-def base_codes(seq: str | bytes) -> np.ndarray:
-    """Upper-case ACGTN text -> uint8 codes A0 C1 G2 T3 N4; any other character is an error."""
-    raw = np.frombuffer(seq.encode() if isinstance(seq, str) else seq, dtype=np.uint8)
-    codes = _CODE_OF[raw]
-    bad = np.flatnonzero(codes == 255)
-    if bad.size:
-        i = int(bad[0])
-        raise VocabError(
-            f"character {chr(raw[i])!r} at position {i} is not one of ACGTN: upper-case the "
-            "sequence and map IUPAC codes to N explicitly before tokenizing"
-        )
-    return codes
-
-
-def kmer_index(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling base-4 index of every length-k window along the last axis, and whether it has N.
-
-    Works on one sequence ``[L]`` or a batch of equal-length windows ``[n, L]``: k shifted adds
-    over the whole array instead of a Python loop over positions.
-    """
-    length = codes.shape[-1]
-    t = length - k + 1
-    if t <= 0:
-        shape = (*codes.shape[:-1], 0)
-        return np.zeros(shape, np.int64), np.zeros(shape, bool)
-    idx = np.zeros((*codes.shape[:-1], t), dtype=np.int64)
-    has_n = np.zeros(idx.shape, dtype=bool)
-    for o in range(k):
-        part = codes[..., o : o + t]
-        idx = idx * 4 + np.minimum(part, 3)
-        has_n |= part == N_CODE
-    return idx, has_n
 
 
 def _kmer_strings(k: int) -> list[str]:
@@ -296,7 +276,7 @@ class Vocab:
         """[size, max_len] int8: base code at each offset of each token; -1 beyond it or unknown."""
         out = np.full((self.size, max_len), -1, dtype=np.int8)
         for i, t in enumerate(self._strings[N_SPECIAL:], start=N_SPECIAL):
-            codes = _CODE_OF[np.frombuffer(t.encode(), np.uint8)][:max_len]
+            codes = CODE_OF[np.frombuffer(t.encode(), np.uint8)][:max_len]
             out[i, : codes.size] = codes
         return out
 
@@ -341,7 +321,7 @@ class Vocab:
         if fam == "kmer-overlap":
             has_n = np.flatnonzero((codes == N_CODE).any(axis=1))
             base = np.minimum(codes, 3) if has_n.size else codes
-            ids = _kmer_ids(base, k, length - k + 1, 1, dt)
+            ids = kmer_ids(base, k, length - k + 1, 1, dt)
             if has_n.size:
                 rows = codes[has_n] == N_CODE
                 hit = np.lib.stride_tricks.sliding_window_view(rows, k, axis=1).any(axis=2)
@@ -350,7 +330,7 @@ class Vocab:
         if fam == "kmer-disjoint":
             m = length // k
             ids = np.empty((n, m + length - m * k), dt)
-            ids[:, :m] = _kmer_ids(codes, k, m, k, dt)
+            ids[:, :m] = kmer_ids(codes, k, m, k, dt)
             ids[:, m:] = codes[:, m * k :]
             ids[:, m:] += N_SPECIAL + 4**k
             with_n = np.flatnonzero((codes == N_CODE).any(axis=1))
@@ -430,58 +410,3 @@ class Vocab:
 
         blob = json.loads(self.tokenizer.backend_tokenizer.to_str())
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
-
-
-BASES_ARRAY = np.frombuffer(BASES.encode(), dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class Packed:
-    """Token ids of a batch of windows in one flat array: row i is ``ids[offsets[i]:offsets[i+1]]``.
-
-    One array instead of a list of small ones: no per-window objects in the hot loop, and one
-    buffer to pickle between sharding workers. ``width`` is the common row length, or -1.
-    """
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    width: int = -1
-
-    @classmethod
-    def fixed(cls, ids: np.ndarray) -> Packed:
-        n, width = ids.shape
-        return cls(ids.reshape(-1), np.arange(n + 1, dtype=np.int64) * width, width)
-
-    @classmethod
-    def from_rows(cls, rows: list[np.ndarray], dtype: np.dtype) -> Packed:
-        offsets = np.zeros(len(rows) + 1, np.int64)
-        np.cumsum([r.size for r in rows], out=offsets[1:])
-        flat = np.concatenate(rows).astype(dtype, copy=False) if rows else np.zeros(0, dtype)
-        return cls(flat, offsets)
-
-    def __len__(self) -> int:
-        return self.offsets.size - 1
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def rows(self) -> list[np.ndarray]:
-        if self.width >= 0:
-            return list(self.ids.reshape(len(self), self.width))
-        return np.split(self.ids, self.offsets[1:-1])
-
-
-def _kmer_ids(codes: np.ndarray, k: int, t: int, step: int, dtype: np.dtype) -> np.ndarray:
-    """Token ids of the k-mers starting at columns 0, step, ..., (t-1)*step of ``[n, L]`` codes
-    (0..3 only: the caller handles N), shifted past the special tokens.
-
-    Base-4 digits are packed with in-place shifts and ors on a small integer type: 2k passes
-    over the batch, no int64 temporaries (that was 4x the memory traffic).
-    """
-    stop = (t - 1) * step + 1
-    ids = codes[:, 0:stop:step].astype(dtype)
-    for o in range(1, k):
-        ids <<= 2
-        ids |= codes[:, o : o + stop : step]
-    ids += N_SPECIAL
-    return ids

@@ -14,21 +14,50 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from data_prep.fasta import Record
+from dnapt.cli import option
 
 SPLITS = ("train", "val")
 
 
 @dataclass(frozen=True)
 class WindowConfig:
-    """How records become windows; all lengths in bases."""
+    """How records become windows; all lengths in bases. Its fields are shard.py's flags.
 
-    window: int = 1024
-    stride: int = 1024
-    val_records: tuple[str, ...] = ()
-    val_fraction: float = 0.05
-    max_n_frac: float = 0.0
+    ``stride`` None means the window length (no overlap). ``val_fraction`` None means 0.05, or 0
+    with ``val_records`` (whole records held out, no tail split). ``val_records`` items may be
+    comma-separated lists (``--val-records chrI,chrII``).
+    """
+
+    window: int = option(1024, help="window length in bases")
+    stride: int | None = option(
+        None,
+        help="distance between window starts in bases (default: the window length, i.e. no "
+        "overlap)",
+    )
+    val_records: tuple[str, ...] = option(
+        (),
+        help="comma-separated record names held out whole as validation (then no tail split "
+        "is made)",
+    )
+    val_fraction: float | None = option(
+        None,
+        help="validation = this contiguous tail fraction of every record (default 0.05; not "
+        "with --val-records)",
+    )
+    max_n_frac: float = option(
+        0.0,
+        help="drop windows with a larger share of N (0.0: no N at all); dropped windows are "
+        "counted",
+    )
 
     def __post_init__(self) -> None:
+        # Resolve the "same as" defaults once, so every reader sees plain numbers.
+        records = tuple(r for item in self.val_records for r in item.split(",") if r)
+        object.__setattr__(self, "val_records", records)
+        if self.stride is None:
+            object.__setattr__(self, "stride", self.window)
+        if self.val_fraction is None:
+            object.__setattr__(self, "val_fraction", 0.0 if records else 0.05)
         if self.window < 8:
             raise ValueError(f"--window {self.window}: use at least 8 bases")
         if not self.stride >= 1:

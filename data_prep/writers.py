@@ -206,6 +206,6 @@ def _read_mds(split_dir: Path) -> Iterator[dict[str, Any]]:
             yield reader.decode_sample(raw[begin:end])
 
 
-def read_split(split_dir: str | Path) -> Iterator[dict[str, Any]]:
+def read_samples(split_dir: str | Path) -> Iterator[dict[str, Any]]:
     """Every sample of one vocab/split directory, in write order."""
     yield from _read_mds(Path(split_dir))

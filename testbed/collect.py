@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from data_prep.manifest import Manifest
 from eval.contracts import CuratedList
 from testbed.estimate import counts_from_manifest
 from testbed.layout import CELL_MARKER, TIMING_FILE, Layout
@@ -107,7 +108,7 @@ def collect(tb: Testbed, curated: Path, total_s: float) -> dict[str, Any]:
     cur = _curated(curated)
     curated_ids = list(cur.tasks) if cur else []
     tasks = {t: v for t, v in (tasks_file or {}).get("tasks", {}).items() if t in curated_ids}
-    manifest = json.loads((tb.layout.shards / "manifest.json").read_text())
+    manifest = Manifest.read(tb.layout.shards / "manifest.json", require_digest=False)
     counts = counts_from_manifest(manifest, tb.layout.shards)
     context = {
         "recipe": {

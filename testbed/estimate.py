@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
+from data_prep.manifest import Manifest, ManifestError
 from testbed.plan import Budget, shard_params, vocab_shape
 from testbed.recipe import Recipe, RecipeError
 
@@ -57,28 +57,28 @@ class CorpusCounts:
     vocabs: dict[str, VocabCounts] = field(default_factory=dict)
 
 
-def manifest_matches(manifest: dict[str, Any], recipe: Recipe) -> bool:
+def manifest_matches(manifest: Manifest, recipe: Recipe) -> bool:
     """True when a manifest was written with this recipe's shard parameters."""
     want = json.loads(json.dumps(shard_params(recipe)))
-    return manifest.get("params") == want
+    return manifest.params.to_json() == want
 
 
-def counts_from_manifest(manifest: dict[str, Any], shards: Path) -> CorpusCounts:
-    sp = manifest["splits"]
+def counts_from_manifest(manifest: Manifest, shards: Path) -> CorpusCounts:
+    sp = manifest.splits
     out = CorpusCounts(
         "manifest",
         True,
-        {s: sp[s]["windows"] for s in SPLITS},
-        {s: sp[s]["bases"] for s in SPLITS},
+        {s: sp[s].windows for s in SPLITS},
+        {s: sp[s].bases for s in SPLITS},
     )
-    for name, v in manifest["vocabs"].items():
+    for name, v in manifest.vocabs.items():
         size = sum(
-            (shards / name / f).stat().st_size for f in v["files"] if (shards / name / f).is_file()
+            (shards / name / f).stat().st_size for f in v.files if (shards / name / f).is_file()
         )
         out.vocabs[name] = VocabCounts(
-            v["size"],
-            {s: v["splits"][s]["tokens"] for s in SPLITS},
-            v["max_tokens"],
+            v.size,
+            {s: v.splits[s].tokens for s in SPLITS},
+            v.max_tokens,
             size,
             "on disk (zstd)",
         )
@@ -154,8 +154,11 @@ def corpus_counts(recipe: Recipe, shards: Path) -> CorpusCounts:
     """Exact counts from a matching manifest, else estimates from record lengths."""
     mpath = shards / "manifest.json"
     if mpath.is_file():
-        manifest = json.loads(mpath.read_text())
-        if manifest_matches(manifest, recipe):
+        try:
+            manifest = Manifest.read(mpath, require_digest=False)
+        except ManifestError:
+            manifest = None  # unreadable or edited: it will be re-made; estimate meanwhile
+        if manifest is not None and manifest_matches(manifest, recipe):
             return counts_from_manifest(manifest, shards)
     lengths, source = record_lengths(recipe)
     windows, bases = windows_per_split(recipe, lengths)

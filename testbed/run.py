@@ -123,15 +123,19 @@ class Testbed:
 
     def shards_state(self) -> str | None:
         """None when the shard directory matches the recipe, else why it must be (re)made."""
+        from data_prep.manifest import Manifest, ManifestError
         from testbed.estimate import manifest_matches
 
         mpath = self.layout.shards / "manifest.json"
         if not mpath.is_file():
             return "no shards yet"
-        manifest = json.loads(mpath.read_text())
+        try:
+            manifest = Manifest.read(mpath, require_digest=False)
+        except ManifestError as e:
+            return f"the manifest is unusable ({e})"
         if not manifest_matches(manifest, self.recipe):
             return "the manifest's parameters differ from the recipe's"
-        have = [s["sha256"] for s in manifest["sources"]]
+        have = [s.sha256 for s in manifest.sources]
         if any(d is not None and d != h for d, h in zip(self.digests, have, strict=True)):
             return "a source file changed since sharding"
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_prep.manifest import ManifestError, read_manifest
+from data_prep.manifest import Manifest, ManifestError, VocabEntry
 from data_prep.paths import UnsafePathError, contained
 from data_prep.vocab import Vocab, VocabError, load_vocab
 from data_prep.writers import ShardFormatError, load_mds_index
@@ -81,7 +81,8 @@ def _fetch_metadata(remote: str, cache: Path) -> None:
     _fetch(f"{_parent(remote)}/manifest.json", cache.parent / "manifest.json")
     manifest = _read_manifest(cache.parent / "manifest.json")
     name = remote.rstrip("/").rsplit("/", 1)[1]
-    files = manifest["vocabs"].get(name, {}).get("files")
+    entry = manifest.vocabs.get(name)
+    files = entry.files if entry is not None else None
     if not files or not isinstance(files, dict):
         raise ConfigError(f"--data {remote}: the manifest lists no vocabulary '{name}'")
     indexes = [f"{split}/index.json" for split in SPLITS]
@@ -99,10 +100,10 @@ def _fetch_metadata(remote: str, cache: Path) -> None:
             raise ConfigError(f"--data {remote}: {rel} does not match its manifest sha256")
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_manifest(path: Path) -> Manifest:
     """The manifest, digest-checked (one written before digests existed is accepted)."""
     try:
-        return read_manifest(path, require_digest=False)
+        return Manifest.read(path, require_digest=False)
     except ManifestError as e:
         raise ConfigError(f"--data: {e}") from None
 
@@ -129,13 +130,13 @@ def _check_local_layout(root: Path, data: str) -> None:
         )
 
 
-def _check_consistency(name: str, spec: dict, entry: dict, vocab: Vocab, where: Path) -> None:
+def _check_consistency(name: str, spec: dict, entry: VocabEntry, vocab: Vocab, where: Path) -> None:
     """vocab.json, the manifest and the tokenizer must describe the same vocabulary."""
     for key in ("size", "max_tokens", "tokenizer_sha256"):
-        if spec.get(key) != entry.get(key):
+        if spec.get(key) != getattr(entry, key):
             raise ConfigError(
                 f"--data: {where}/vocab.json and manifest.json disagree on {key} "
-                f"({spec.get(key)} vs {entry.get(key)}): re-shard, the directory was edited"
+                f"({spec.get(key)} vs {getattr(entry, key)}): re-shard, the directory was edited"
             )
     if vocab.name != name or vocab.size != spec["size"]:
         raise ConfigError(
@@ -170,7 +171,7 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
     manifest_path = local.parent / "manifest.json"
     manifest = _read_manifest(manifest_path)
     name = spec.get("name", "")
-    entry = manifest.get("vocabs", {}).get(name)
+    entry = manifest.vocabs.get(name)
     if entry is None:
         raise ConfigError(f"--data: manifest.json at {manifest_path} lists no vocabulary '{name}'")
     try:
@@ -192,7 +193,7 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
         name=name,
         vocab=vocab,
         vocab_dir=local,
-        window=int(manifest["params"]["window"]),
+        window=manifest.params.window,
         max_tokens=int(spec["max_tokens"]),
         remote=remote,
         local=local,
@@ -201,8 +202,7 @@ def open_shards(data: str, cache_dir: Path | None = None) -> Shards:
     )
 
 
-def _split_windows(manifest: dict[str, Any], split: str, path: Path) -> int:
-    try:
-        return int(manifest["splits"][split]["windows"])
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError(f"--data: {path} has no window count for split '{split}'") from None
+def _split_windows(manifest: Manifest, split: str, path: Path) -> int:
+    if split not in manifest.splits:
+        raise ConfigError(f"--data: {path} has no window count for split '{split}'")
+    return manifest.split_windows(split)

@@ -188,6 +188,30 @@ def test_missing_manifest_is_one_line_error(tmp_path: Path, capsys: pytest.Captu
     assert "manifest.json" in err and "shard.py" in err
 
 
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--robust-windows", "0"], "--robust-windows 0: must be >= 1"),
+        (["--benchmark-sample", "-1"], "--benchmark-sample -1: must be >= 0"),
+        (["--max-tokens", "0"], "--max-tokens 0: must be >= 1"),
+    ],
+)
+def test_range_errors_name_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], needle: str
+) -> None:
+    """The flags come from AnalyzeConfig (dnapt.cli): its checks are one-line errors."""
+    assert main(["--data", str(tmp_path), "--no-benchmark", *argv]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == f"analyze_vocab: error: {needle}"
+
+
+def test_cli_defaults_are_the_config_defaults(tmp_path: Path) -> None:
+    from data_prep.analyze_vocab import AnalyzeConfig, build_parser, config_from_args
+
+    cfg = config_from_args(build_parser().parse_args(["--data", str(tmp_path), "--no-benchmark"]))
+    assert cfg == AnalyzeConfig(data=tmp_path.resolve(), out=tmp_path.parent / "vocab_report")
+
+
 @pytest.mark.parametrize("text", ["256,abc", "8", "64,64"])
 def test_bad_sweep_sizes(text: str) -> None:
     with pytest.raises(AnalyzeError, match="--bpe-sweep"):

@@ -75,7 +75,7 @@ def test_existing_remote_needs_overwrite_and_staging_is_removed(
     assert shard_main([*base, "--out", uri]) == 2
     err = capsys.readouterr().err.strip()
     assert "already holds a dataset: pass --overwrite" in err and "\n" not in err
-    import data_prep.shard as shard_mod
+    import data_prep.shard_config as shard_mod
 
     staged: list[Path] = []
 
@@ -90,10 +90,13 @@ def test_existing_remote_needs_overwrite_and_staging_is_removed(
     assert len(staged) == 1 and not staged[0].parent.exists()  # the temporary copy is gone
 
 
-def test_fetch_refuses_paths_outside_its_folder(tmp_path: Path) -> None:
+def test_fetch_refuses_paths_outside_its_folder(
+    uploaded: tuple[str, Path, Path], tmp_path: Path
+) -> None:
     bucket = tmp_path / "evil"
     bucket.mkdir()
-    manifest = {"vocabs": {"char": {"files": {"../../outside.txt": "0" * 64}}}}
+    manifest = json.loads((uploaded[2] / "manifest.json").read_text())
+    manifest["vocabs"]["char"]["files"] = {"../../outside.txt": "0" * 64}
     (bucket / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RemoteError, match="unsafe path"):
         fetch_dir(bucket.as_uri(), tmp_path / "dest")

@@ -318,7 +318,7 @@ def test_write_failures_are_one_line(
     """A full disk or read-only --out: one line naming the file, never a traceback."""
     import errno
 
-    from data_prep import shard
+    from data_prep import shard, shard_pipeline
 
     fasta = _fasta(tmp_path, ">a\n" + "ACGT" * 500 + "\n")
     for code, needle in ((errno.ENOSPC, "no space left on device"), (errno.EROFS, "not writable")):
@@ -326,7 +326,7 @@ def test_write_failures_are_one_line(
         def fail(*a, _code=code, **k):
             raise OSError(_code, os.strerror(_code), str(tmp_path / ".o.partial" / "char"))
 
-        monkeypatch.setattr(shard, "_write", fail)
+        monkeypatch.setattr(shard_pipeline, "_write", fail)
         argv = ["--fasta", fasta, "--vocab", "char", "--window", "64", "--out", str(tmp_path / "o")]
         assert shard.main([*argv, "--no-progress"]) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
@@ -364,3 +364,30 @@ def test_a_second_sharder_on_the_same_out_fails_fast(ecoli_slice: Path, tmp_path
     _one_line_error(r, f"another sharder (pid {first.pid}) is writing it")
     assert first.wait(timeout=300) == 0, first.stderr.read()
     assert verify(out)["decoded_checks"] > 0 and not lock.exists()
+
+
+def test_config_is_the_cli(tmp_path: Path) -> None:
+    """ShardConfig generates the flags: its defaults are the CLI's, and to_argv round-trips."""
+    from data_prep.shard_config import DEFAULT_VOCABS, build_parser, config_from_args
+    from data_prep.sources import DEMO_CORPUS
+    from dnapt.cli import to_argv
+
+    cfg = config_from_args(build_parser().parse_args(["--out", str(tmp_path / "o")]))
+    assert cfg.inputs == DEMO_CORPUS and ",".join(cfg.vocabs) == DEFAULT_VOCABS
+    assert (cfg.windows.window, cfg.windows.stride, cfg.windows.val_fraction) == (1024, 1024, 0.05)
+    assert (cfg.workers, cfg.seed, cfg.bpe_train_bases, cfg.overwrite, cfg.progress) == (
+        1, 0, 8_000_000, False, True
+    )  # fmt: skip
+    held_out = ShardConfig(
+        out=tmp_path / "o",
+        inputs=["ecoli_k12"],
+        vocabs=["char,bpe-256"],
+        windows=WindowConfig(window=64, val_records=("chrI,chrII",)),
+        progress=False,
+    )
+    assert held_out.vocabs == ("char", "bpe-256") and held_out.windows.val_records == (
+        "chrI",
+        "chrII",
+    )
+    assert held_out.windows.stride == 64 and held_out.windows.val_fraction == 0.0
+    assert config_from_args(build_parser().parse_args(to_argv(held_out))) == held_out

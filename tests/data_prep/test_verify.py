@@ -150,3 +150,11 @@ def test_pickle_shard_is_refused_by_verify_and_the_report(
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "refusing to decode them" in r.stderr.strip().splitlines()[-1]
     assert not marker.exists()
+
+
+def test_verify_flags_come_from_its_config(capsys: pytest.CaptureFixture) -> None:
+    from data_prep.verify import main
+
+    assert main(["somewhere", "--samples", "-1"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == "verify: error: --samples -1: must be >= 0"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.writers import MdsSink, read_split
+from data_prep.writers import MdsSink, read_samples
 
 
 @pytest.mark.parametrize("dtype, n", [(np.uint16, 1024), (np.uint16, 7), (np.int32, 300)])
@@ -25,7 +25,7 @@ def test_fast_encoding_equals_mdswriter(tmp_path: Path, dtype, n: int) -> None:
         [ids, ids[: n // 2 + 1]], "chrII", np.array([5, 9]), np.array([0.5, 0.0], np.float32)
     )
     sink.finish()
-    back = list(read_split(tmp_path / "s"))
+    back = list(read_samples(tmp_path / "s"))
     assert [s["start"] for s in back] == [5, 9] and back[0]["record"] == "chrII"
     assert np.array_equal(back[1]["input_ids"], ids[: n // 2 + 1]) and back[0]["repeat_frac"] == 0.5
 
@@ -58,7 +58,7 @@ def test_pickle_columns_are_refused_without_running_them(tmp_path: Path) -> None
         w.write({"input_ids": ids, "record": _Payload(marker), "start": 0, "repeat_frac": 0.0})
     assert not marker.exists()
     with pytest.raises(ShardFormatError, match="index.json: shard 0: columns .* refusing"):
-        list(read_split(split))
+        list(read_samples(split))
     assert not marker.exists()
 
 
@@ -75,7 +75,7 @@ def test_shard_names_in_the_index_must_be_plain(tmp_path: Path) -> None:
     index["shards"][0]["zip_data"]["basename"] = "../../etc/passwd"
     index_path.write_text(json.dumps(index))
     with pytest.raises(ShardFormatError, match="'../../etc/passwd' is not a plain file name"):
-        list(read_split(tmp_path / "s"))
+        list(read_samples(tmp_path / "s"))
 
 
 def test_truncated_shard_is_one_error(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_truncated_shard_is_one_error(tmp_path: Path) -> None:
     shard = next((tmp_path / "s").glob("*.zstd"))
     shard.write_bytes(shard.read_bytes()[:20])
     with pytest.raises(ShardFormatError, match="unreadable MDS shard"):
-        list(read_split(tmp_path / "s"))
+        list(read_samples(tmp_path / "s"))
 
 
 @pytest.mark.parametrize("width", [64, -1])

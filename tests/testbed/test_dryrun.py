@@ -3,13 +3,13 @@ paper recipe plans completely without its data (CI runs the CLI)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from data_prep.manifest import Manifest
 from testbed.dryrun import dry_run_lines
 from testbed.estimate import (
     corpus_counts,
@@ -54,7 +54,7 @@ def test_estimates_equal_the_real_manifest(
     tmp_path: Path, small_shards: Path, ecoli_slice: Path
 ) -> None:
     recipe = load_recipe(small_shards_recipe(tmp_path, ecoli_slice))
-    manifest = json.loads((small_shards / "manifest.json").read_text())
+    manifest = Manifest.read(small_shards / "manifest.json")
     assert manifest_matches(manifest, recipe)
     exact = corpus_counts(recipe, small_shards)
     assert exact.exact and exact.source == "manifest"

@@ -145,7 +145,7 @@ def test_shard_command_gives_exactly_the_planned_manifest_params(tmp_path: Path)
         cmd = shard_command(r, tmp_path / "s", overwrite=False)
         assert cmd[1].endswith("data_prep/shard.py")
         cfg = config_from_args(build_parser().parse_args(cmd[2:]))
-        params = json.loads(json.dumps(cfg.params()))
+        params = json.loads(json.dumps(cfg.params().to_json()))
         if name == "paper":  # its FASTA is absent here: shard.py keeps a missing path as given
             assert params["inputs"] == list(r.corpus.sources)
         assert params == json.loads(json.dumps(shard_params(r)))

@@ -20,15 +20,21 @@ TASK = "UCI/splice_junction"
 
 
 def fake_manifest(recipe) -> dict:
+    """Every key ``data_prep.manifest.Manifest`` requires, with made-up counts."""
     return {
+        "dnapt_version": "test",
         "params": shard_params(recipe),
         "sources": [
-            {"input": s, "sha256": d}
+            {"input": s, "file": "x.fa", "sha256": d, "bytes": 1, "records": 1, "bases": 1}
             for s, d in zip(recipe.corpus.sources, source_digests(recipe), strict=True)
         ],
-        "splits": {s: {"windows": 10, "bases": 1280} for s in ("train", "val")},
+        "splits": {s: {"records": 1, "windows": 10, "bases": 1280} for s in ("train", "val")},
         "vocabs": {
             v: {
+                "name": v,
+                "family": "char",
+                "k": None,
+                "dtype": "uint16",
                 "size": 10,
                 "max_tokens": 128,
                 "tokenizer_sha256": "t" * 64,
