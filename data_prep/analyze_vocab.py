@@ -41,23 +41,19 @@ __all__ = [
     "load_benchmark",
     "main",
     "open_shard_dir",
-    "parse_sizes",
+    "checked_sizes",
 ]
 
 
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """``--bpe-sweep 256,1024`` -> (256, 1024), checked like vocabulary names."""
-    sizes = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        if not part.isdigit():
-            raise AnalyzeError(f"--bpe-sweep: '{part}' is not a size; use e.g. 256,1024,4096")
+def checked_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """``--bpe-sweep 256,1024`` sizes, sorted, checked like vocabulary names."""
+    for size in sizes:
         try:
-            VocabSpec.parse(f"bpe-{part}")
+            VocabSpec.parse(f"bpe-{size}")
         except VocabError as e:
             raise AnalyzeError(f"--bpe-sweep: {e}") from None
-        sizes.append(int(part))
     if len(set(sizes)) != len(sizes):
-        raise AnalyzeError(f"--bpe-sweep lists a size twice: {text}")
+        raise AnalyzeError(f"--bpe-sweep lists a size twice: {','.join(map(str, sizes))}")
     return tuple(sorted(sizes))
 
 
@@ -71,15 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/vocab-report.md.",
     )
     add_options(p, AnalyzeConfig)
-    # Not fields: --no-benchmark resolves ``benchmark`` to None; --bpe-sweep is one
-    # comma-separated text (dnapt.cli's repeatable options take space-separated values).
+    # Not a field: it resolves ``benchmark`` to None (a report without benchmark lengths).
     p.add_argument("--no-benchmark", action="store_true", help="skip the benchmark lengths")
-    p.add_argument(
-        "--bpe-sweep",
-        default="",
-        help="comma-separated BPE sizes to train on a sample of the train split and measure "
-        "like the shard vocabularies, e.g. 256,1024,4096,16384 (default: no sweep)",
-    )
     return p
 
 
@@ -102,7 +91,7 @@ def config_from_args(a: argparse.Namespace) -> AnalyzeConfig:
         data=data,
         out=cfg.out if cfg.out is not None else data.parent / "vocab_report",
         benchmark=bench,
-        bpe_sweep=parse_sizes(a.bpe_sweep),
+        bpe_sweep=checked_sizes(cfg.bpe_sweep),
     )
 
 

@@ -183,24 +183,23 @@ def _verify(root: Path, manifest: Manifest, samples: int, seed: int) -> dict:
 
 @dataclass(frozen=True)
 class VerifyConfig:
-    """``shard.py verify``'s options (the directory itself is a positional argument)."""
+    """``shard.py verify``'s arguments."""
 
+    dir: str = option(
+        flags=("dir",),
+        help="shard directory written by data_prep/shard.py, or its object-storage URI (s3://, "
+        "gs://, file:///abs/dir, ...): then it is downloaded to a temporary directory and checked",
+    )
     samples: int = option(64, ge=0, help="windows per split decoded and compared with the FASTA")
     seed: int = option(0, help="seed choosing those windows")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The verify CLI: the directory, then ``VerifyConfig``'s flags."""
+    """The verify CLI, generated from ``VerifyConfig``."""
     p = argparse.ArgumentParser(
         prog="python data_prep/shard.py verify",
         description="Verify a shard directory: hashes, counts, identical windows across "
         "vocabularies, train/val disjointness, and decoding of sampled windows against the FASTA.",
-    )
-    # dnapt.cli generates repeatable positionals only; verify takes exactly one directory.
-    p.add_argument(
-        "dir",
-        help="shard directory written by data_prep/shard.py, or its object-storage URI (s3://, "
-        "gs://, file:///abs/dir, ...): then it is downloaded to a temporary directory and checked",
     )
     add_options(p, VerifyConfig)
     return p
@@ -214,13 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         print_error("verify", e)
         return 2
     try:
-        if is_remote(a.dir):
+        if is_remote(cfg.dir):
             with tempfile.TemporaryDirectory(prefix="dnapt-verify-") as tmp:
-                summary = verify(fetch_dir(a.dir, Path(tmp) / "data"), cfg.samples, cfg.seed)
+                summary = verify(fetch_dir(cfg.dir, Path(tmp) / "data"), cfg.samples, cfg.seed)
         else:
-            summary = verify(Path(a.dir), cfg.samples, cfg.seed)
+            summary = verify(Path(cfg.dir), cfg.samples, cfg.seed)
     except (VerifyError, FastaError, SourceError, RemoteError) as e:
         print_error("verify", e, kind="FAILED")
         return 1
-    print(f"verify: OK {a.dir}: {json.dumps(summary)}")
+    print(f"verify: OK {cfg.dir}: {json.dumps(summary)}")
     return 0

@@ -51,8 +51,7 @@ READ_BATCH = 1024  # windows concatenated per np.bincount call
 class AnalyzeConfig:
     """Everything that determines the report (saved in its JSON under ``params``).
 
-    Its fields are ``data_prep/analyze_vocab.py``'s flags (through ``dnapt.cli``), except
-    ``bpe_sweep``, which the command line takes as one comma-separated ``--bpe-sweep``.
+    Its fields are ``data_prep/analyze_vocab.py``'s flags (through ``dnapt.cli``).
     """
 
     data: Path = option(help="shard directory written by 'python data_prep/shard.py --out DIR'")
@@ -65,7 +64,9 @@ class AnalyzeConfig:
         "default: $DNAPT_DATA_MIRROR/benchmark, skipped with a note when that does not exist",
     )
     bpe_sweep: tuple[int, ...] = option(
-        (), help="BPE sizes to train on a sample of the train split", cli=False
+        (),
+        help="BPE sizes to train on a sample of the train split and measure like the shard "
+        "vocabularies, e.g. 256,1024,4096,16384 (default: no sweep)",
     )
     max_tokens: int | None = option(
         None,

@@ -138,7 +138,8 @@ def add_options(
         default = None if required else _default(f)
         item = _item_type(tp)
         if item is not None:  # repeatable: `--x a b` and `--x a --x b`; a positional: `a b`
-            kw.update(nargs="+" if required else "*", type=item)
+            # Numbers also come comma-separated (`--sizes 64,128`): split in from_namespace.
+            kw.update(nargs="+" if required else "*", type=str if item in (int, float) else item)
             if names[0].startswith("-"):
                 kw.update(action="extend", metavar=flag_of(f).lstrip("-").upper())
                 kw["required"] = required
@@ -204,14 +205,28 @@ def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
             values[f.name] = from_namespace(tp, ns)
         elif _meta(f)["cli"] and hasattr(ns, f.name):
             value = getattr(ns, f.name)
-            if _item_type(tp) is not None:  # argparse extends lists; None or [] -> the default
-                value = tuple(value) if value else _default(f)
+            item = _item_type(tp)
+            if item is not None:  # argparse extends lists; None or [] -> the default
+                value = _items(item, value, flag_of(f)) if value else _default(f)
                 for v in value:
                     check_value(f, v, flag_of(f))
             else:
                 check_value(f, value, flag_of(f))
             values[f.name] = value
     return cls(**values)
+
+
+def _items(item: type, tokens: list[Any], flag: str) -> tuple[Any, ...]:
+    """A repeatable option's values; numbers may also be given comma-separated."""
+    if item not in (int, float):
+        return tuple(tokens)
+    out = []
+    for part in (p.strip() for t in tokens for p in str(t).split(",")):
+        try:
+            out.append(item(part))
+        except ValueError:
+            raise ConfigError(f"{flag} {part!r}: must be {item.__name__}") from None
+    return tuple(out)
 
 
 def _coerce(tp: Any, value: Any, where: str, sep: str = ".") -> Any:

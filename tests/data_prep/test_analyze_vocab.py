@@ -15,7 +15,6 @@ from data_prep.analyze_vocab import (
     benchmark_lengths,
     load_benchmark,
     main,
-    parse_sizes,
 )
 from data_prep.vocab import N_CODE, N_SPECIAL, UNK_ID, build_vocab
 from data_prep.vocab_metrics import (
@@ -213,9 +212,10 @@ def test_cli_defaults_are_the_config_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", ["256,abc", "8", "64,64"])
-def test_bad_sweep_sizes(text: str) -> None:
-    with pytest.raises(AnalyzeError, match="--bpe-sweep"):
-        parse_sizes(text)
+def test_bad_sweep_sizes(text: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["--data", str(tmp_path), "--no-benchmark", "--bpe-sweep", text]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("analyze_vocab: error: --bpe-sweep")
 
 
 def _write_csv(path: Path, text: str) -> None:

@@ -98,6 +98,9 @@ def test_repeatable_options_and_positionals() -> None:
     cfg = parse_lists(["a", "b", "--fasta", "x.fa", "y.fa", "--fasta", "z.fa"])
     assert cfg == Lists((Path("x.fa"), Path("y.fa"), Path("z.fa")), (64, 128), ("a", "b"))
     assert parse_lists(["--fasta", "x", "--sizes", "8"]).sizes == (8,)  # replaces the default
+    assert parse_lists(["--fasta", "x", "--sizes", "8,16", "32"]).sizes == (8, 16, 32)
+    with pytest.raises(ConfigError, match="--sizes 'a': must be int"):
+        parse_lists(["--fasta", "x", "--sizes", "8,a"])
     assert parse_lists(to_argv(cfg)) == cfg
     with pytest.raises(ConfigError, match="--sizes 0: must be > 0"):
         parse_lists(["--fasta", "x", "--sizes", "8", "0"])
