@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from dnapt.markdown import md_table
 from eval.audit import main as audit_main
 from eval.baselines import BaselineConfig, run_baselines
 from eval.benchmark import load_task
@@ -34,24 +35,35 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - t0
     assert audit_main(["--benchmark", str(out / "bench"), "--out", str(out / "audit")]) == 0
     audit = {r["task"]: r for r in AuditResult.read(out / "audit" / "audit.json").records}
-    lines = [
-        "| task | rows train/dev/test | GC+len AUROC | k-mer AUROC | CNN MCC | audit verdict |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = (
+        "task",
+        "rows train/dev/test",
+        "GC+len AUROC",
+        "k-mer AUROC",
+        "CNN MCC",
+        "audit verdict",
+    )
+    rows = []
     for task_id, rec in audit.items():
         info = json.loads((out / "bench" / task_id / "task.json").read_text())
         sc = info["shortcut"]
-        rows = "/".join(str(sum(info["counts"][s].values())) for s in ("train", "dev", "test"))
+        counts = "/".join(str(sum(info["counts"][s].values())) for s in ("train", "dev", "test"))
         cnn = run_baselines(
             load_task(out / "bench", task_id), BaselineConfig(kmer_ks=(4,), cnn=True)
         )["cnn"]
         reasons = ", ".join(r["check"] for r in rec["reasons"] if r["severity"] != "info")
         verdict = rec["verdict"] + (f" ({reasons})" if reasons else "")
-        lines.append(
-            f"| {task_id} | {rows} | {sc['gc_length_lr_auroc']:.3f} | {sc['kmer_lr_auroc']:.3f} "
-            f"(k={sc['kmer_k']}) | {cnn.metrics['mcc']:.3f} | {verdict} |"
+        rows.append(
+            [
+                task_id,
+                counts,
+                f"{sc['gc_length_lr_auroc']:.3f}",
+                f"{sc['kmer_lr_auroc']:.3f} (k={sc['kmer_k']})",
+                f"{cnn.metrics['mcc']:.3f}",
+                verdict,
+            ]
         )
-    print("\n".join(lines))
+    print("\n".join(md_table(header, rows)))
     print(f"suite build: {build_s:.0f} s")
     return 0
 

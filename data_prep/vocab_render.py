@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.vocab_report import sweep_label
+from dnapt.markdown import md_table
 
 
 def all_entries(report: dict) -> dict[str, dict]:
@@ -120,12 +121,6 @@ def print_tables(report: dict, out: Path) -> None:
     )
 
 
-def _md_table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def write_markdown(report: dict, out: Path, plots: list[str]) -> None:
     """``vocab_report.md``: the tables and plots, for reading next to the JSON."""
     parts = [
@@ -137,7 +132,7 @@ def write_markdown(report: dict, out: Path, plots: list[str]) -> None:
         "",
         "## Vocabularies",
         "",
-        _md_table(TABLE_COLUMNS, table_rows(report)),
+        *md_table(TABLE_COLUMNS, table_rows(report)),
         "",
         "shift Δ: fraction of a window's tokens that change when it is read one base later; "
         "subst Δ: tokens changed by one base substitution; JS: train-vs-val Jensen–Shannon "
@@ -163,7 +158,7 @@ def write_markdown(report: dict, out: Path, plots: list[str]) -> None:
             "sequence · share of sequences whose tokens + [CLS] + [SEP] exceed the max length "
             "named in the column header.",
             "",
-            _md_table(header, rows),
+            *md_table(header, rows),
         ]
     parts += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     parts += ["", f"Elapsed: {report['run']['elapsed_s']:.1f} s.", ""]

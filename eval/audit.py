@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from data_prep.errors import print_error
+from dnapt.markdown import md_table
 from eval.baselines import run_baselines
 from eval.benchmark import (
     BenchmarkError,
@@ -149,10 +150,8 @@ def render_markdown(records: list[dict], cfg: AuditConfig, root: Path) -> str:
         "",
         f"Benchmark: `{root}`. IUPAC policy: `{cfg.iupac}`. Dedup repair: `{cfg.dedup}`.",
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "---|" * len(HEADER),
+        *md_table(HEADER, [_row(r) for r in records]),
     ]
-    lines += ["| " + " | ".join(_row(r)) + " |" for r in records]
     lines += ["", "## Reasons", ""]
     for r in records:
         lines.append(f"- **{r['task']}** → `{r['verdict']}`")

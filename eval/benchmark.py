@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from data_prep.sources import SourceError, benchmark_root
 from dnapt.hashing import sha256_file
 from eval.alphabet import BASES
 from eval.contracts import ContractError, CuratedList
@@ -141,16 +141,12 @@ class Task:
 
 
 def resolve_benchmark(explicit: str | None) -> Path:
-    """The benchmark dir: ``--benchmark`` if given, else ``$DNAPT_DATA_MIRROR/benchmark``."""
-    if explicit:
-        path = Path(explicit)
-    elif os.environ.get("DNAPT_DATA_MIRROR"):
-        path = Path(os.environ["DNAPT_DATA_MIRROR"]) / "benchmark"
-    else:
-        raise BenchmarkError("no benchmark: pass --benchmark DIR or set DNAPT_DATA_MIRROR")
-    if not path.is_dir():
-        raise BenchmarkError(f"{path}: benchmark directory does not exist")
-    return path
+    """The benchmark dir: ``--benchmark`` if given, else ``$DNAPT_DATA_MIRROR/benchmark``
+    (``data_prep.sources.benchmark_root``, the one resolution every stage uses)."""
+    try:
+        return benchmark_root(explicit or None)
+    except SourceError as e:
+        raise BenchmarkError(str(e)) from None
 
 
 def discover_tasks(root: Path) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dnapt.markdown import md_table
 from eval.contracts import Report, TaskScores
 
 DAGGER = "†"
@@ -130,18 +131,24 @@ def render_markdown(report: Report) -> str:
         if t.note:
             notes.append(t.note)
         lines += ["; ".join(notes), ""]
-        lines += [
-            "| model | init | MCC | 95% CI | accuracy | macro-F1 | AUROC | truncated (test) |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
+        header = ("model", "init", "MCC", "95% CI", "accuracy", "macro-F1", "AUROC")
+        rows = []
         for r in _rows({task_id: t}):
             sd = "" if r["mcc_sd"] is None else f" ± {_f(r['mcc_sd'])}"
-            lines.append(
-                f"| {r['model']} | {r['init']} | {_f(r['mcc_mean'])}{sd}{mark} | "
-                f"[{_f(r['mcc_ci_lo'])}, {_f(r['mcc_ci_hi'])}]{mark} | {_f(r['accuracy_mean'])}{mark} | "
-                f"{_f(r['macro_f1_mean'])}{mark} | {_f(r['auroc_mean'])}{mark} | "
-                f"{'-' if r['truncated_test_rows'] is None else r['truncated_test_rows']} |"
+            truncated = r["truncated_test_rows"]
+            rows.append(
+                [
+                    r["model"],
+                    r["init"],
+                    f"{_f(r['mcc_mean'])}{sd}{mark}",
+                    f"[{_f(r['mcc_ci_lo'])}, {_f(r['mcc_ci_hi'])}]{mark}",
+                    f"{_f(r['accuracy_mean'])}{mark}",
+                    f"{_f(r['macro_f1_mean'])}{mark}",
+                    f"{_f(r['auroc_mean'])}{mark}",
+                    "-" if truncated is None else truncated,
+                ]
             )
+        lines += md_table((*header, "truncated (test)"), rows)
         lines.append("")
         for name, c in t.comparisons.items():
             lines.append(f"- `{name}`: {c['statement']}{mark}")
