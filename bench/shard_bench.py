@@ -39,7 +39,7 @@ DEMO = ["ecoli_k12", "scerevisiae_s288c", "hg38_chr2_slice"]  # data_prep.source
 
 
 def _child_fast(inputs: list[str], vocab: str, workers: int) -> dict:
-    """One end-to-end sharding run of the code on sys.path; CPU includes worker processes."""
+    """One end-to-end sharding run of the dnapt importable here; CPU includes worker processes."""
     import resource
     import time
 
