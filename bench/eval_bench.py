@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForMaskedLM
 
@@ -74,8 +73,7 @@ def probe_task(
         emb[s] = embed(model, ckpt, tokens[s], batch_size, "mean")
         cache.put(keys[s], emb[s], tokens[s].truncated)
     t2 = time.perf_counter()
-    pos = {c: i for i, c in enumerate(task.classes)}
-    y = {s: np.array([pos[int(v)] for v in task.splits[s].labels]) for s in splits}
+    y = {s: task.positions(task.splits[s].labels) for s in splits}
     sel = task.selection_split
     fit_probe(
         emb[task.train_split],

@@ -48,12 +48,11 @@ def baseline_summaries(task, cfg: AuditConfig) -> dict[str, dict]:
     Shared with eval/run.py so a report's baselines are exactly the audit's.
     """
     classes = task.classes
-    pos = {c: i for i, c in enumerate(classes)}
-    y = np.array([pos[int(v)] for v in task.test.labels])
+    y = task.positions(task.test.labels)
     idx = bootstrap_indices(len(y), cfg.n_boot)
     out = {}
     for name, res in run_baselines(task, cfg.baselines).items():
-        pred = np.array([pos[int(v)] for v in res.pred])
+        pred = task.positions(res.pred)
         ci = percentile_ci(bootstrap_mcc(y, pred[None], idx, len(classes)))
         out[name] = {**res.metrics, "mcc_ci95": list(ci), "params": res.params}
     return out

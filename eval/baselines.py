@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from eval.alphabet import BASE_CODE
-from eval.benchmark import Task
+from eval.benchmark import Task, class_positions
 from eval.metrics import align_proba, classification_metrics
 
 if TYPE_CHECKING:  # scipy/sklearn load when a baseline is fitted, not at import (CLI start-up)
@@ -186,9 +186,8 @@ def run_baselines(task: Task, cfg: BaselineConfig) -> dict[str, BaselineResult]:
     if cfg.cnn:
         from eval.cnn import CNNConfig, train_cnn  # torch: loaded only when the CNN runs
 
-        pos = {c: i for i, c in enumerate(classes)}
-        ytr = np.array([pos[int(v)] for v in train.labels])
-        ydev = np.array([pos[int(v)] for v in dev.labels]) if dev is not None else None
+        ytr = class_positions(classes, train.labels)
+        ydev = class_positions(classes, dev.labels) if dev is not None else None
         proba, cnn_params = train_cnn(
             encode(train.sequences)[0],
             ytr,

@@ -75,6 +75,12 @@ class Split:
         }
 
 
+def class_positions(classes: list[int], labels: np.ndarray) -> np.ndarray:
+    """Each label's position in ``classes`` (a label outside them is a KeyError)."""
+    pos = {c: i for i, c in enumerate(classes)}
+    return np.array([pos[int(v)] for v in labels], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Task:
     """A benchmark task ``source/task`` with the splits present on disk.
@@ -111,6 +117,10 @@ class Task:
     @property
     def classes(self) -> list[int]:
         return sorted({int(c) for s in self.splits.values() for c in np.unique(s.labels)})
+
+    def positions(self, labels: np.ndarray) -> np.ndarray:
+        """Labels as class positions 0..k-1 (what classifiers and metrics index by)."""
+        return class_positions(self.classes, labels)
 
     @property
     def protocol_note(self) -> str:

@@ -66,11 +66,6 @@ def job_cost(job: Job, task: Task, cfg: RunConfig) -> float:
     return _bases(task, task.used_splits)
 
 
-def _positions(task: Task, labels: np.ndarray) -> np.ndarray:
-    pos = {c: i for i, c in enumerate(task.classes)}
-    return np.array([pos[int(v)] for v in labels], dtype=np.int64)
-
-
 class Runner:
     """Runs jobs in this process; caches the last encoder (jobs are ordered by model)."""
 
@@ -100,7 +95,7 @@ class Runner:
         out = {}
         for name, res in run_baselines(task, self.cfg.baselines).items():
             out[name] = {
-                "pred": _positions(task, res.pred),
+                "pred": task.positions(res.pred),
                 "proba": res.proba,
                 "extra": res.params,
             }
@@ -147,7 +142,7 @@ class Runner:
         emb, truncated = {}, {}
         for s in splits:
             emb[s], truncated[s] = self._embed_split(job, ckpt, task.splits[s].sequences)
-        y = {s: _positions(task, task.splits[s].labels) for s in splits}
+        y = {s: task.positions(task.splits[s].labels) for s in splits}
         sel = task.selection_split
         res = fit_probe(
             emb[task.train_split],
@@ -168,7 +163,7 @@ class Runner:
     def finetune(self, job: Job, task: Task, ckpt: Checkpoint) -> dict:
         splits = task.used_splits
         tokens = {s: tokenize(ckpt, task.splits[s].sequences) for s in splits}
-        y = {s: _positions(task, task.splits[s].labels) for s in splits}
+        y = {s: task.positions(task.splits[s].labels) for s in splits}
         model = build_classifier(ckpt, job.init, len(task.classes), job.seed).to(self.device)
         pad_id = ckpt.tokenizer.pad_token_id if ckpt.tokenizer.pad_token_id is not None else 0
         sel = task.selection_split

@@ -28,14 +28,9 @@ class SeedRun:
     extra: dict
 
 
-def _positions(task: Task) -> np.ndarray:
-    pos = {c: i for i, c in enumerate(task.classes)}
-    return np.array([pos[int(v)] for v in task.test.labels])
-
-
 def summarize(task: Task, runs: list[SeedRun], idx: np.ndarray) -> tuple[dict, np.ndarray]:
     """Per-seed metrics, mean ± sd and the MCC CI; also the bootstrap values for pairing."""
-    y = _positions(task)
+    y = task.positions(task.test.labels)
     k = len(task.classes)
     positions = list(range(k))
     per_seed = []
