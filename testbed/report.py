@@ -26,6 +26,8 @@ from typing import Any
 
 from testbed.findings import build_findings, findings_markdown
 from testbed.fmt import duration, md_table, num, pm
+from trainer.run_record import TrainRecord, ValRecord
+from trainer.run_record import read_metrics as read_run_metrics
 
 SCHEMA_VERSION = 1
 TAIL = 3
@@ -45,19 +47,17 @@ class RunResult:
     status: str  # "ok", "failed" or "not trained"
     objective: str = "tokens"
     wall_s: float | None = None
-    train: list[dict[str, Any]] = field(default_factory=list)
-    val: list[dict[str, Any]] = field(default_factory=list)
+    train: list[TrainRecord] = field(default_factory=list)
+    val: list[ValRecord] = field(default_factory=list)
     score: dict[str, Any] | None = None
     ds_config: dict[str, Any] | None = None
     log: str | None = None
 
 
-def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def read_metrics(path: Path) -> tuple[list[TrainRecord], list[ValRecord]]:
     """(train, val) records of a run's metrics.jsonl (missing file: both empty)."""
-    if not path.is_file():
-        return [], []
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in recs if r["kind"] == "train"], [r for r in recs if r["kind"] == "val"]
+    metrics = read_run_metrics(path)
+    return list(metrics.train), list(metrics.val)
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -73,19 +73,19 @@ def _sd(values: list[float | None]) -> float | None:
 def run_metrics(run: RunResult) -> dict[str, Any]:
     """The per-run figures of a row (see the module docstring for their definitions)."""
     t, v = run.train, run.val
-    last_val = v[-1] if v else {}
-    speeds = [r["tokens_per_s"] for r in t if r.get("tokens_per_s")]
+    last_val = v[-1] if v else ValRecord(step=0)
+    speeds = [r.tokens_per_s for r in t if r.tokens_per_s]
     return {
-        "steps": t[-1]["step"] if t else None,
-        "final_train_loss": _mean([r["loss"] for r in t[-TAIL:]]),
-        "masked_token_frac": _mean([r.get("masked_token_frac") for r in t]),
-        "hidden_base_frac": _mean([r.get("hidden_base_frac") for r in t]),
-        "leak_frac": _mean([r.get("leak_frac") for r in t]),
-        "val_bphb": last_val.get("val_bphb"),
-        "val_hidden_base_accuracy": last_val.get("val_hidden_base_accuracy"),
-        "val_loss": last_val.get("val_loss"),
-        "val_composition_bphb": last_val.get("val_composition_bphb"),
-        "val_bits_below_composition": last_val.get("val_bits_below_composition"),
+        "steps": t[-1].step if t else None,
+        "final_train_loss": _mean([r.loss for r in t[-TAIL:]]),
+        "masked_token_frac": _mean([r.masked_token_frac for r in t]),
+        "hidden_base_frac": _mean([r.hidden_base_frac for r in t]),
+        "leak_frac": _mean([r.leak_frac for r in t]),
+        "val_bphb": last_val.val_bphb,
+        "val_hidden_base_accuracy": last_val.val_hidden_base_accuracy,
+        "val_loss": last_val.val_loss,
+        "val_composition_bphb": last_val.val_composition_bphb,
+        "val_bits_below_composition": last_val.val_bits_below_composition,
         "tokens_per_s": statistics.median(speeds) if speeds else None,
         "wall_s": run.wall_s,
     }
@@ -184,8 +184,8 @@ def run_record(r: RunResult, bases_per_step: int) -> dict[str, Any]:
         "status": r.status,
         "log": r.log,
         **(run_metrics(r) if r.status == "ok" else {}),
-        "train_curve": [[x["step"], x["step"] * bases_per_step, x["loss"]] for x in r.train],
-        "val_curve": [[x["step"], x["step"] * bases_per_step, x.get("val_bphb")] for x in r.val],
+        "train_curve": [[x.step, x.step * bases_per_step, x.loss] for x in r.train],
+        "val_curve": [[x.step, x.step * bases_per_step, x.val_bphb] for x in r.val],
     }
 
 
