@@ -33,6 +33,25 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from testbed.commands import (
+    analysis_command,
+    audit_command,
+    eval_command,
+    on_gpu,
+    shard_command,
+    suite_command,
+    train_command,
+    verify_command,
+)
+from testbed.keys import (
+    KEY_CHARS,
+    analysis_key,
+    audit_key,
+    canonical_hash,
+    eval_key,
+    source_digests,
+    suite_key,
+)
 from testbed.layout import (
     CELL_MARKER,
     KEY_MARKER,
@@ -42,28 +61,7 @@ from testbed.layout import (
     read_key,
     results_lock,
 )
-from testbed.plan import (
-    KEY_CHARS,
-    Budget,
-    Cell,
-    analysis_command,
-    analysis_key,
-    audit_command,
-    audit_key,
-    canonical_hash,
-    enumerate_cells,
-    eval_command,
-    eval_key,
-    merged_ds_config,
-    on_gpu,
-    plan_budget,
-    shard_command,
-    source_digests,
-    suite_command,
-    suite_key,
-    train_command,
-    verify_command,
-)
+from testbed.plan import Budget, Cell, enumerate_cells, merged_ds_config, plan_budget
 from testbed.process import run_logged, stage_env
 from testbed.recipe import Recipe
 
@@ -240,7 +238,7 @@ class Testbed:
         resumed = ckpt.read_text().strip() if ckpt.is_file() else None
         if resumed:
             self.say(f"{label}: resuming from {resumed}")
-        cmd = train_command(
+        launch = train_command(
             self.recipe,
             cell,
             self.budget,
@@ -253,7 +251,8 @@ class Testbed:
         log = self.layout.logs / "train" / f"{cell.id}.node{self.node_rank or 0}.log"
         started = time.time()
         try:
-            seconds = self.step(label, cmd, log)
+            launch.prepare()
+            seconds = self.step(label, launch.argv, log)
         except TestbedError as e:
             self.failures.append(str(e))
             self.console.print(f"[red]{escape(str(e))}[/]", highlight=False, soft_wrap=True)
@@ -263,7 +262,7 @@ class Testbed:
                 "key": cell.key,
                 "id": cell.id,
                 "config": cell.config,
-                "command": cmd,
+                "command": launch.argv,
                 "wall_s": round(seconds, 2),
                 "started": started,
                 "resumed_from": resumed,

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import testbed.run as tbmod
+from testbed.commands import on_gpu
+from testbed.keys import analysis_key, audit_key, shard_params, source_digests
 from testbed.layout import CELL_MARKER, KEY_MARKER, layout_for
-from testbed.plan import analysis_key, audit_key, on_gpu, shard_params, source_digests
 from testbed.recipe import ROOT, load_recipe
 from testbed.run import split_report
 from trainer.config import TrainConfig

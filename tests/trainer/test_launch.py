@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.runs import ROOT, env, trainer_args
 from dnapt.cli import from_namespace
+from tests.trainer.runs import ROOT, env, trainer_args
 from trainer.launch import (
     LaunchConfig,
     LaunchError,
