@@ -18,7 +18,8 @@ from testbed.estimate import (
     tokens_per_window,
     train_flops,
 )
-from testbed.recipe import ROOT, load_recipe
+from testbed.recipe import ROOT
+from testbed.recipe_load import load_recipe
 
 
 def small_shards_recipe(tmp_path: Path, fasta: Path) -> Path:

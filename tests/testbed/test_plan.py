@@ -29,7 +29,8 @@ from testbed.plan import (
     plan_budget,
     vocab_shape,
 )
-from testbed.recipe import ROOT, LauncherSpec, MaskingSpec, Recipe, load_recipe
+from testbed.recipe import ROOT, LauncherSpec, MaskingSpec, Recipe
+from testbed.recipe_load import load_recipe
 
 
 def recipe(name: str) -> Recipe:

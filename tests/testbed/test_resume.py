@@ -14,7 +14,8 @@ import testbed.run as tbmod
 from testbed.commands import on_gpu
 from testbed.keys import analysis_key, audit_key, shard_params, source_digests
 from testbed.layout import CELL_MARKER, KEY_MARKER, layout_for
-from testbed.recipe import ROOT, load_recipe
+from testbed.recipe import ROOT
+from testbed.recipe_load import load_recipe
 from testbed.run import split_report
 from trainer.config import TrainConfig
 from trainer.run_record import RunConfig, RunData
