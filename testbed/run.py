@@ -361,7 +361,7 @@ class Testbed:
         return 0
 
     def report(self, tb: dict[str, Any]) -> None:
-        from testbed.report import print_table, write_outputs
+        from testbed.render import print_table, write_outputs
 
         paths = write_outputs(tb, self.layout.out)
         # Off a terminal rich wraps at 80 columns, which folds the table: print it wide.

@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from testbed.report import (
-    TABLE_HEADER,
-    RunResult,
-    build_testbed,
-    read_metrics,
-    render_markdown,
-    run_metrics,
-    seed_mccs,
-    write_outputs,
-)
+from testbed.render import TABLE_HEADER, render_markdown, write_outputs
+from testbed.report import RunResult, build_testbed, read_metrics, run_metrics, seed_mccs
 from trainer.run_record import RunRecordError, TrainRecord, ValRecord
 
 TASKS = ("UCI/splice_junction", "GUE/prom_core_tata")
