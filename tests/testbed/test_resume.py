@@ -16,7 +16,7 @@ from testbed.keys import analysis_key, audit_key, shard_params, source_digests
 from testbed.layout import CELL_MARKER, KEY_MARKER, layout_for
 from testbed.recipe import ROOT
 from testbed.recipe_load import load_recipe
-from testbed.run import split_report
+from testbed.scores import split_report
 from trainer.config import TrainConfig
 from trainer.run_record import RunConfig, RunData
 
