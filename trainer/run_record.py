@@ -142,7 +142,7 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
-class _Record:
+class MetricsRecord:
     """Fields shared by both kinds of metrics line; ``extra`` holds any other logged figure."""
 
     kind: ClassVar[str]
@@ -177,7 +177,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class TrainRecord(_Record):
+class TrainRecord(MetricsRecord):
     """One logged training interval (means over its micro-batches, all ranks)."""
 
     kind: ClassVar[str] = "train"
@@ -194,7 +194,7 @@ class TrainRecord(_Record):
 
 
 @dataclass(frozen=True)
-class ValRecord(_Record):
+class ValRecord(MetricsRecord):
     """One validation pass (fixed leak-free val masking; see trainer/validation.py)."""
 
     kind: ClassVar[str] = "val"
@@ -209,10 +209,10 @@ class ValRecord(_Record):
     val_bits_below_composition: float | None = None
 
 
-RECORDS: dict[str, type[_Record]] = {"train": TrainRecord, "val": ValRecord}
+RECORDS: dict[str, type[MetricsRecord]] = {"train": TrainRecord, "val": ValRecord}
 
 
-def record(kind: str, step: int, time: float | None, values: Mapping[str, Any]) -> _Record:
+def record(kind: str, step: int, time: float | None, values: Mapping[str, Any]) -> MetricsRecord:
     """The typed record the trainer writes for ``kind`` ("train" or "val")."""
     return RECORDS[kind].from_values(step, time, values)
 
