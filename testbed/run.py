@@ -65,6 +65,7 @@ from testbed.plan import Budget, Cell, enumerate_cells, merged_ds_config, plan_b
 from testbed.process import run_logged, stage_env
 from testbed.recipe import Recipe
 from testbed.scores import scored_stamp, split_report
+from trainer.launch import LaunchError
 
 
 @dataclass
@@ -254,7 +255,7 @@ class Testbed:
         try:
             launch.prepare()
             seconds = self.step(label, launch.argv, log)
-        except TestbedError as e:
+        except (TestbedError, LaunchError) as e:
             self.failures.append(str(e))
             self.console.print(f"[red]{escape(str(e))}[/]", highlight=False, soft_wrap=True)
             return False

@@ -58,13 +58,18 @@ class LaunchConfig:
 
 @dataclass(frozen=True)
 class Launch:
-    """A DeepSpeed launcher command, and (node-rank mode) the hostfile it needs written first."""
+    """A DeepSpeed launcher command, the hostfile it reads (hostfile mode) and the one it needs
+    written first (node-rank mode)."""
 
     argv: list[str]
+    hostfile: Path | None = None
     node_hostfile: tuple[Path, str] | None = None
 
     def prepare(self) -> None:
-        """Write the node-rank hostfile (names only size the world; ``--no_ssh`` never uses them)."""
+        """Check the hostfile (``LaunchError``), or write the node-rank one (its names only size
+        the world; ``--no_ssh`` never contacts them)."""
+        if self.hostfile is not None:
+            hostfile_slots(self.hostfile)
         if self.node_hostfile is not None:
             path, text = self.node_hostfile
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,24 +135,24 @@ def _check(cfg: LaunchConfig) -> None:
 def command(cfg: LaunchConfig, trainer_args: list[str], out: Path) -> Launch:
     """The DeepSpeed launcher command running ``trainer/run.py trainer_args`` (``out``: the run
     directory, which holds a node-rank hostfile). Pure: reads and writes no file, so the testbed
-    can show it in a dry run; ``Launch.prepare`` writes what it needs."""
+    can show it in a dry run; ``Launch.prepare`` checks and writes what it needs."""
     _check(cfg)
     cmd = [sys.executable, "-u", "-m", "deepspeed.launcher.runner"]
     nproc = cfg.nproc if cfg.nproc is not None else default_nproc()
-    hostfile = None
+    node_hostfile = None
     if cfg.hostfile:
         cmd += ["--hostfile", str(cfg.hostfile), "--launcher", cfg.launcher]
         if cfg.nproc:
             cmd += ["--num_gpus", str(cfg.nproc)]
     elif cfg.node_mode:
         path = out / "launch" / f"hostfile.node{cfg.node_rank}"
-        hostfile = (path, "".join(f"node{i} slots={nproc}\n" for i in range(cfg.nnodes or 0)))
+        node_hostfile = (path, "".join(f"node{i} slots={nproc}\n" for i in range(cfg.nnodes or 0)))
         cmd += ["--hostfile", str(path), "--no_ssh", "--node_rank", str(cfg.node_rank)]
         cmd += ["--master_addr", str(cfg.master_addr)]
     else:
         cmd += ["--num_gpus", str(nproc)]
     cmd += ["--master_port", str(cfg.master_port), str(RUN_PY), *trainer_args]
-    return Launch(cmd, hostfile)
+    return Launch(cmd, cfg.hostfile, node_hostfile)
 
 
 def world_size(cfg: LaunchConfig) -> int:

@@ -214,7 +214,7 @@ def test_train_command_per_launcher(mode: str, expect: list[str], tmp_path: Path
     from deepspeed.launcher.runner import parse_args as deepspeed_args
 
     from trainer.config import parse_args
-    from trainer.launch import RUN_PY
+    from trainer.launch import RUN_PY, LaunchError
 
     r = recipe("smoke")
     lc = {
@@ -242,6 +242,9 @@ def test_train_command_per_launcher(mode: str, expect: list[str], tmp_path: Path
         assert not (run / "launch").exists()  # written by Launch.prepare, not by planning
     else:
         assert launch.node_hostfile is None
+    if mode == "hostfile":  # checked when the run starts (the dry run shows it unchecked)
+        with pytest.raises(LaunchError, match="--hostfile /h: no such file"):
+            launch.prepare()
 
 
 def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
