@@ -14,7 +14,6 @@ validation BPHB side by side.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -23,15 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from data_prep.fasta import read_fasta
+from data_prep.sources import resolve
+from data_prep.vocab import Vocab, build_vocab
+from trainer.data import encode_windows
+from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker
+from trainer.run_record import METRICS_FILE, ValRecord, read_metrics
 
-from data_prep.fasta import read_fasta  # noqa: E402
-from data_prep.sources import resolve  # noqa: E402
-from data_prep.vocab import Vocab, build_vocab  # noqa: E402
-from trainer.data import encode_windows  # noqa: E402
-from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 THROUGHPUT_VOCABS = ("char", "kmer6-overlap", "kmer6-disjoint", "bpe-1024")
 EVIDENCE_RUNS = (
@@ -95,13 +93,12 @@ def throughput(window: int, batch: int) -> None:
             )
 
 
-def read_metrics(metrics: Path) -> tuple[dict[str, float], dict[str, float]]:
+def tail_metrics(metrics: Path) -> tuple[dict[str, float], ValRecord]:
     """(train, val): the mean of the last ``TAIL`` train records, and the last val record."""
-    recs = [json.loads(line) for line in metrics.read_text().splitlines()]
-    train = [r for r in recs if r["kind"] == "train"][-TAIL:]
-    val = [r for r in recs if r["kind"] == "val"][-1]
+    recs = read_metrics(metrics)
+    train, val = recs.train[-TAIL:], recs.val[-1]
     keys = ("loss", "masked_token_frac", "leak_frac", "hidden_base_frac")
-    return {k: sum(r[k] for r in train) / len(train) for k in keys}, val
+    return {k: sum(getattr(r, k) for r in train) / len(train) for k in keys}, val
 
 
 def evidence(shards: Path, out: Path, steps: int, ds_config: Path, extra: list[str]) -> None:
@@ -131,7 +128,7 @@ def evidence(shards: Path, out: Path, steps: int, ds_config: Path, extra: list[s
         ]
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, cwd=ROOT)
-        rows.append((vocab, strategy, *read_metrics(run / "metrics.jsonl")))
+        rows.append((vocab, strategy, *tail_metrics(run / METRICS_FILE)))
     print(
         f"\n{steps} steps each; train figures: mean of the last {TAIL} logged intervals\n"
         f"{'vocab':14} {'masking':9} {'train loss':>10} {'masked':>7} {'leak':>6} {'hidden':>7} "
@@ -140,12 +137,12 @@ def evidence(shards: Path, out: Path, steps: int, ds_config: Path, extra: list[s
     for vocab, strategy, train, val in rows:
         print(
             f"{vocab:14} {strategy:9} {train['loss']:10.4f} {train['masked_token_frac']:7.3f} "
-            f"{train['leak_frac']:6.3f} {train['hidden_base_frac']:7.3f} {val['val_loss']:8.4f} "
-            f"{val['val_bphb']:8.4f} {val['val_hidden_base_accuracy']:7.3f}"
+            f"{train['leak_frac']:6.3f} {train['hidden_base_frac']:7.3f} {val.val_loss:8.4f} "
+            f"{val.val_bphb:8.4f} {val.val_hidden_base_accuracy:7.3f}"
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("throughput", help="masker tokens/s per vocabulary and strategy")
@@ -156,7 +153,7 @@ def main() -> None:
     e.add_argument("--out", type=Path, required=True, help="folder for the three run dirs")
     e.add_argument("--steps", type=int, default=300)
     e.add_argument("--ds-config", type=Path, default=ROOT / "ds_configs" / "zero0.json")
-    a, extra = p.parse_known_args()
+    a, extra = p.parse_known_args(argv)
     if a.cmd == "throughput":
         throughput(a.window, a.batch)
     else:

@@ -14,7 +14,8 @@ from testbed.layout import (
     TestbedError,
     layout_for,
 )
-from testbed.recipe import ROOT, Recipe, RecipeError, load_recipe
+from testbed.recipe import ROOT, Recipe, RecipeError
+from testbed.recipe_load import load_recipe
 from testbed.run import Testbed
 
 

@@ -20,6 +20,7 @@ from testbed.plan import Budget, Cell
 from testbed.recipe import ROOT, Recipe
 from testbed.report import RunResult, build_testbed, read_metrics
 from testbed.repro import data_record, git_state, hardware, package_versions
+from trainer.run_record import CONFIG_FILE, METRICS_FILE, RunConfig
 
 
 class Testbed(Protocol):
@@ -55,9 +56,9 @@ def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
         log = tb.layout.logs / "train" / f"{cell.id}.node0.log"
         status = "ok" if tb.is_trained(cell) else "failed" if log.is_file() else "not trained"
         marker = _json(run / CELL_MARKER) or {}
-        train, val = read_metrics(run / "metrics.jsonl")
+        train, val = read_metrics(run / METRICS_FILE)
         score = _json(scores / "cells" / f"{cell.id}.json") if scores else None
-        config = _json(run / "config.json") or {}
+        config = RunConfig.read(run / CONFIG_FILE) if (run / CONFIG_FILE).is_file() else None
         out.append(
             RunResult(
                 id=cell.id,
@@ -72,7 +73,7 @@ def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
                 train=train,
                 val=val,
                 score=score["tasks"] if score and status == "ok" else None,
-                ds_config=config.get("ds_config"),
+                ds_config=config.ds_config if config else None,
                 log=str(log) if log.is_file() else None,
             )
         )

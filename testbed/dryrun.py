@@ -11,21 +11,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from testbed.estimate import cell_cost, corpus_counts
-from testbed.plan import (
+from testbed.commands import (
     analysis_command,
     audit_command,
-    enumerate_cells,
     eval_command,
-    merged_ds_config,
     on_gpu,
-    plan_budget,
     shard_command,
-    source_digests,
     suite_command,
     train_command,
     verify_command,
 )
+from testbed.estimate import cell_cost, corpus_counts
+from testbed.keys import source_digests
+from testbed.plan import enumerate_cells, merged_ds_config, plan_budget
 from testbed.recipe import Recipe
 
 
@@ -127,8 +125,8 @@ def dry_run_lines(recipe: Recipe, out: Path, shards: Path) -> list[str]:
         )
     ds_path = out / "ds_config.json"
     for cell in cells:
-        cmd = train_command(recipe, cell, budget, shards, ds_path, out / "runs" / cell.id)
-        lines.append("  " + shlex.join(cmd))
+        launch = train_command(recipe, cell, budget, shards, ds_path, out / "runs" / cell.id)
+        lines.append("  " + shlex.join(launch.argv))
     ckpts = [out / "runs" / c.id / "hf" for c in cells]
     curated = out / "audit" / "curated.json"
     scores = out / "eval" / "EVAL_KEY" / "batch-1"

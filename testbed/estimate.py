@@ -25,7 +25,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from data_prep.manifest import Manifest, ManifestError
-from testbed.plan import Budget, shard_params, vocab_shape
+from testbed.keys import shard_params
+from testbed.plan import Budget, vocab_shape
 from testbed.recipe import Recipe, RecipeError
 
 # Assumed mean bases per BPE token when no manifest exists (measured: 5.03 for bpe-4096 on E. coli

@@ -10,9 +10,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from testbed.plan import (
-    on_gpu,
-)
+from testbed.commands import on_gpu
 from testbed.recipe import ROOT, Recipe
 
 LOG_TAIL = 15  # lines of a failed step's log shown in its error

@@ -33,6 +33,25 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from testbed.commands import (
+    analysis_command,
+    audit_command,
+    eval_command,
+    on_gpu,
+    shard_command,
+    suite_command,
+    train_command,
+    verify_command,
+)
+from testbed.keys import (
+    KEY_CHARS,
+    analysis_key,
+    audit_key,
+    canonical_hash,
+    eval_key,
+    source_digests,
+    suite_key,
+)
 from testbed.layout import (
     CELL_MARKER,
     KEY_MARKER,
@@ -42,30 +61,11 @@ from testbed.layout import (
     read_key,
     results_lock,
 )
-from testbed.plan import (
-    KEY_CHARS,
-    Budget,
-    Cell,
-    analysis_command,
-    analysis_key,
-    audit_command,
-    audit_key,
-    canonical_hash,
-    enumerate_cells,
-    eval_command,
-    eval_key,
-    merged_ds_config,
-    on_gpu,
-    plan_budget,
-    shard_command,
-    source_digests,
-    suite_command,
-    suite_key,
-    train_command,
-    verify_command,
-)
+from testbed.plan import Budget, Cell, enumerate_cells, merged_ds_config, plan_budget
 from testbed.process import run_logged, stage_env
 from testbed.recipe import Recipe
+from testbed.scores import scored_stamp, split_report
+from trainer.launch import LaunchError
 
 
 @dataclass
@@ -244,7 +244,7 @@ class Testbed:
         resumed = ckpt.read_text().strip() if ckpt.is_file() else None
         if resumed:
             self.say(f"{label}: resuming from {resumed}")
-        cmd = train_command(
+        launch = train_command(
             self.recipe,
             cell,
             self.budget,
@@ -257,8 +257,9 @@ class Testbed:
         log = self.layout.logs / "train" / f"{cell.id}.node{self.node_rank or 0}.log"
         started = time.time()
         try:
-            seconds = self.step(label, cmd, log)
-        except TestbedError as e:
+            launch.prepare()
+            seconds = self.step(label, launch.argv, log)
+        except (TestbedError, LaunchError) as e:
             self.failures.append(str(e))
             self.console.print(f"[red]{escape(str(e))}[/]", highlight=False, soft_wrap=True)
             return False
@@ -267,7 +268,7 @@ class Testbed:
                 "key": cell.key,
                 "id": cell.id,
                 "config": cell.config,
-                "command": cmd,
+                "command": launch.argv,
                 "wall_s": round(seconds, 2),
                 "started": started,
                 "resumed_from": resumed,
@@ -366,55 +367,9 @@ class Testbed:
         return 0
 
     def report(self, tb: dict[str, Any]) -> None:
-        from testbed.report import print_table, write_outputs
+        from testbed.render import print_table, write_outputs
 
         paths = write_outputs(tb, self.layout.out)
         # Off a terminal rich wraps at 80 columns, which folds the table: print it wide.
         print_table(tb, self.console if self.console.is_terminal else Console(width=180))
         self.say("wrote " + ", ".join(str(p) for p in paths))
-
-
-def scored_stamp(folder: Path, cell: Cell) -> Any:
-    """The training stamp a cell's stored score was made from (None when there is none)."""
-    path = folder / "cells" / f"{cell.id}.json"
-    return json.loads(path.read_text()).get("trained", "unscored") if path.is_file() else "unscored"
-
-
-def split_report(
-    report_path: Path, cells: list[Cell], folder: Path, stamps: dict[str, Any]
-) -> None:
-    """Store each cell's share of an eval report as ``folder/cells/<id>.json`` (with the stamp of
-    the training it scored) and the task-level information as ``folder/tasks.json``."""
-    if not report_path.is_file():
-        raise TestbedError(f"eval wrote no {report_path}")
-    report = json.loads(report_path.read_text())
-    tasks = {}
-    for task_id, t in report["tasks"].items():
-        tasks[task_id] = {k: v for k, v in t.items() if k not in ("models", "comparisons")}
-    meta = {k: v for k, v in report.items() if k not in ("tasks", "checkpoints", "run")}
-    (folder / "cells").mkdir(parents=True, exist_ok=True)
-    (folder / "tasks.json").write_text(
-        json.dumps({"report": meta, "tasks": tasks}, indent=2) + "\n"
-    )
-    for cell in cells:
-        per_task = {}
-        for task_id, t in report["tasks"].items():
-            if cell.id not in t["models"]:
-                raise TestbedError(
-                    f"{report_path}: task {task_id} has no model '{cell.id}' (eval/run.py names "
-                    "a checkpoint RUN/hf after its run directory)"
-                )
-            m = t["models"][cell.id]
-            per_task[task_id] = {
-                "pretrained": m["pretrained"],
-                "scratch": m["scratch"],
-                "truncated": m.get("truncated"),
-                "comparison": t["comparisons"][cell.id],
-            }
-        record = {
-            "key": cell.key,
-            "trained": stamps[cell.id],
-            "report": str(report_path),
-            "tasks": per_task,
-        }
-        (folder / "cells" / f"{cell.id}.json").write_text(json.dumps(record, indent=2) + "\n")

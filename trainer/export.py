@@ -96,23 +96,23 @@ def model_card(name: str, family: str, k: int, tag: str) -> str:
 
 def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -> Path:
     """Write checkpoint ``tag`` (default: the latest) of ``run_dir`` as a HF model; returns it."""
+    from trainer.run_record import CONFIG_FILE, RunConfig, RunRecordError
+
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
+    config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
-        raise ExportError(f"{run_dir}: no config.json, not a dnapt run directory")
+        raise ExportError(f"{run_dir}: no {CONFIG_FILE}, not a dnapt run directory")
     try:
-        run_cfg = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ExportError(
-            f"{config_path}: unreadable ({e}); not a complete run directory"
-        ) from None
+        run_cfg = RunConfig.read(config_path)
+    except RunRecordError as e:
+        raise ExportError(str(e)) from None
     ckpt_dir = run_dir / "checkpoints"
     tag = tag or latest_tag(ckpt_dir)
     if tag is not None and not TAG_RE.match(tag):
         raise ExportError(f"--tag {tag}: not a checkpoint tag; use step_NNNNNNNN")
     if tag is None or not (ckpt_dir / tag).is_dir():
         raise ExportError(f"{run_dir}: no checkpoint {tag or '(none saved yet)'} to export")
-    stage = int(run_cfg["ds_config"].get("zero_optimization", {}).get("stage", 0))
+    stage = run_cfg.zero_stage
     out = Path(out) if out is not None else run_dir / "hf"
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out} is an existing file, not a directory: choose another --out")

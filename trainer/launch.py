@@ -8,6 +8,9 @@ In node-rank mode every node runs this command with its own ``--node-rank``; a h
 ``node0 .. node<N-1>`` is written into the run directory (the launcher needs one to size the
 world; the names are never contacted with ``--no_ssh``). The trainer's arguments are checked
 here first, so a bad argument fails before any launcher or process group starts.
+
+``command`` builds the launcher command from a typed ``LaunchConfig``; the testbed calls it
+in-process and spawns the DeepSpeed launcher itself (no ``python -m trainer.launch`` layer).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from data_prep.errors import print_error
+from dnapt.cli import add_options, from_namespace, option
 from trainer.config import ConfigError, build_parser, config_from_namespace
 
 RUN_PY = Path(__file__).resolve().parent / "run.py"
@@ -29,6 +34,48 @@ class LaunchError(ValueError):
     """Inconsistent launcher options; the message says which and how to fix them."""
 
 
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Where the ranks come from: one machine, an ssh cluster (``hostfile``) or one node of a
+    cluster without ssh (``nnodes``/``node_rank``/``master_addr``)."""
+
+    nproc: int | None = option(
+        None, help="processes per machine (default: the number of GPUs, or 1 on CPU)"
+    )
+    hostfile: Path | None = option(None, help="MPI-style hostfile ('host slots=N' lines)")
+    launcher: str = option(
+        "pdsh", choices=LAUNCHERS, help="multi-node backend for --hostfile (default: %(default)s)"
+    )
+    nnodes: int | None = option(None, help="number of nodes (node-rank mode)")
+    node_rank: int | None = option(None, help="this node's rank in [0, nnodes)")
+    master_addr: str | None = option(None, help="address of node 0, reachable from every node")
+    master_port: int = option(29500, help="rendezvous port")
+
+    @property
+    def node_mode(self) -> bool:
+        return any(v is not None for v in (self.nnodes, self.node_rank, self.master_addr))
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A DeepSpeed launcher command, the hostfile it reads (hostfile mode) and the one it needs
+    written first (node-rank mode)."""
+
+    argv: list[str]
+    hostfile: Path | None = None
+    node_hostfile: tuple[Path, str] | None = None
+
+    def prepare(self) -> None:
+        """Check the hostfile (``LaunchError``), or write the node-rank one (its names only size
+        the world; ``--no_ssh`` never contacts them)."""
+        if self.hostfile is not None:
+            hostfile_slots(self.hostfile)
+        if self.node_hostfile is not None:
+            path, text = self.node_hostfile
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+
 def build_launch_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bash launch.sh train",
@@ -36,23 +83,7 @@ def build_launch_parser() -> argparse.ArgumentParser:
         "(--hostfile) or one node of a cluster without ssh (--nnodes/--node-rank/--master-addr). "
         "Trainer arguments follow '--' (see: python trainer/run.py --help).",
     )
-    p.add_argument(
-        "--nproc",
-        type=int,
-        default=None,
-        help="processes per machine (default: the number of GPUs, or 1 on CPU)",
-    )
-    p.add_argument("--hostfile", type=Path, help="MPI-style hostfile ('host slots=N' lines)")
-    p.add_argument(
-        "--launcher",
-        choices=LAUNCHERS,
-        default="pdsh",
-        help="multi-node backend for --hostfile (default: %(default)s)",
-    )
-    p.add_argument("--nnodes", type=int, help="number of nodes (node-rank mode)")
-    p.add_argument("--node-rank", type=int, help="this node's rank in [0, nnodes)")
-    p.add_argument("--master-addr", help="address of node 0, reachable from every node")
-    p.add_argument("--master-port", type=int, default=29500, help="rendezvous port")
+    add_options(p, LaunchConfig)
     return p
 
 
@@ -89,40 +120,48 @@ def hostfile_slots(path: Path) -> list[tuple[str, int]]:
     return hosts
 
 
-def launcher_command(
-    ns: argparse.Namespace, trainer_args: list[str], out: Path
-) -> tuple[list[str], int]:
-    """The launcher command and the world size it will start."""
-    cmd = [sys.executable, "-u", "-m", "deepspeed.launcher.runner"]
-    node_mode = any(v is not None for v in (ns.nnodes, ns.node_rank, ns.master_addr))
-    if ns.nproc is not None and ns.nproc < 1:
-        raise LaunchError(f"--nproc {ns.nproc}: must be >= 1")
-    nproc = ns.nproc if ns.nproc is not None else default_nproc()
-    if ns.hostfile and node_mode:
+def _check(cfg: LaunchConfig) -> None:
+    if cfg.nproc is not None and cfg.nproc < 1:
+        raise LaunchError(f"--nproc {cfg.nproc}: must be >= 1")
+    if cfg.hostfile and cfg.node_mode:
         raise LaunchError("--hostfile and --nnodes/--node-rank/--master-addr exclude each other")
-    if ns.hostfile:
-        hosts = hostfile_slots(ns.hostfile)
-        per_host = [min(s, ns.nproc) if ns.nproc else s for _, s in hosts]
-        cmd += ["--hostfile", str(ns.hostfile), "--launcher", ns.launcher]
-        if ns.nproc:
-            cmd += ["--num_gpus", str(ns.nproc)]
-        world = sum(per_host)
-    elif node_mode:
-        if ns.nnodes is None or ns.node_rank is None or not ns.master_addr:
+    if cfg.node_mode:
+        if cfg.nnodes is None or cfg.node_rank is None or not cfg.master_addr:
             raise LaunchError("node-rank mode needs all of --nnodes, --node-rank, --master-addr")
-        if ns.nnodes < 1 or not 0 <= ns.node_rank < ns.nnodes:
-            raise LaunchError(f"--node-rank {ns.node_rank} must be in [0, --nnodes {ns.nnodes})")
-        hostfile = out / "launch" / f"hostfile.node{ns.node_rank}"
-        hostfile.parent.mkdir(parents=True, exist_ok=True)
-        hostfile.write_text("".join(f"node{i} slots={nproc}\n" for i in range(ns.nnodes)))
-        cmd += ["--hostfile", str(hostfile), "--no_ssh", "--node_rank", str(ns.node_rank)]
-        cmd += ["--master_addr", ns.master_addr]
-        world = ns.nnodes * nproc
+        if cfg.nnodes < 1 or not 0 <= cfg.node_rank < cfg.nnodes:
+            raise LaunchError(f"--node-rank {cfg.node_rank} must be in [0, --nnodes {cfg.nnodes})")
+
+
+def command(cfg: LaunchConfig, trainer_args: list[str], out: Path) -> Launch:
+    """The DeepSpeed launcher command running ``trainer/run.py trainer_args`` (``out``: the run
+    directory, which holds a node-rank hostfile). Pure: reads and writes no file, so the testbed
+    can show it in a dry run; ``Launch.prepare`` checks and writes what it needs."""
+    _check(cfg)
+    cmd = [sys.executable, "-u", "-m", "deepspeed.launcher.runner"]
+    nproc = cfg.nproc if cfg.nproc is not None else default_nproc()
+    node_hostfile = None
+    if cfg.hostfile:
+        cmd += ["--hostfile", str(cfg.hostfile), "--launcher", cfg.launcher]
+        if cfg.nproc:
+            cmd += ["--num_gpus", str(cfg.nproc)]
+    elif cfg.node_mode:
+        path = out / "launch" / f"hostfile.node{cfg.node_rank}"
+        node_hostfile = (path, "".join(f"node{i} slots={nproc}\n" for i in range(cfg.nnodes or 0)))
+        cmd += ["--hostfile", str(path), "--no_ssh", "--node_rank", str(cfg.node_rank)]
+        cmd += ["--master_addr", str(cfg.master_addr)]
     else:
         cmd += ["--num_gpus", str(nproc)]
-        world = nproc
-    cmd += ["--master_port", str(ns.master_port), str(RUN_PY), *trainer_args]
-    return cmd, world
+    cmd += ["--master_port", str(cfg.master_port), str(RUN_PY), *trainer_args]
+    return Launch(cmd, cfg.hostfile, node_hostfile)
+
+
+def world_size(cfg: LaunchConfig) -> int:
+    """The number of ranks ``command(cfg, ...)`` starts (reads the hostfile)."""
+    _check(cfg)
+    nproc = cfg.nproc if cfg.nproc is not None else default_nproc()
+    if cfg.hostfile:
+        return sum(min(s, cfg.nproc) if cfg.nproc else s for _, s in hostfile_slots(cfg.hostfile))
+    return (cfg.nnodes or 1) * nproc if cfg.node_mode else nproc
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,16 +169,19 @@ def main(argv: list[str] | None = None) -> None:
     launch_argv, trainer_argv = split_argv(argv)
     ns = build_launch_parser().parse_args(launch_argv)
     try:
+        launch_cfg = from_namespace(LaunchConfig, ns)
         cfg = config_from_namespace(build_parser().parse_args(trainer_argv))
-        cmd, world = launcher_command(ns, trainer_argv, cfg.out)
+        launch = command(launch_cfg, trainer_argv, cfg.out)
+        world = world_size(launch_cfg)
         from trainer.preflight import preflight  # transformers: only once the arguments parse
 
         preflight(cfg, world)
     except (ConfigError, LaunchError) as e:
         print_error("launch.sh train", e)
         sys.exit(2)
-    print(f"[dnapt] {shlex.join(cmd)}", file=sys.stderr, flush=True)
-    os.execv(cmd[0], cmd)
+    launch.prepare()
+    print(f"[dnapt] {shlex.join(launch.argv)}", file=sys.stderr, flush=True)
+    os.execv(launch.argv[0], launch.argv)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from trainer.config import ConfigError, TrainConfig
 from trainer.ds_config import load_ds_config, resolve_ds_config
 from trainer.masking import Masker, build_masker
 from trainer.models import model_config
+from trainer.run_record import CONFIG_FILE, RunConfig, RunData, RunRecordError
 from trainer.shards import Shards, open_shards
 
 
@@ -58,26 +59,27 @@ class Plan:
     def zero_stage(self) -> int:
         return int(self.ds_config.get("zero_optimization", {}).get("stage", 0))
 
-    def resolved(self, world_size: int) -> dict[str, Any]:
+    def resolved(self, world_size: int) -> RunConfig:
         """What ``RUN/config.json`` holds: enough to rebuild, export and audit the run."""
-        return {
-            "train": self.cfg.to_dict(),
-            "world_size": world_size,
-            "max_len": self.max_len,
-            "data": {
-                "vocab": self.shards.name,
-                "vocab_size": self.shards.vocab.size,
-                "family": self.shards.vocab.family,
-                "k": self.shards.vocab.k,
-                "window": self.shards.window,
-                "max_tokens": self.shards.max_tokens,
-                "tokenizer_sha256": self.shards.vocab.sha256(),
-                "manifest_sha256": self.shards.manifest_sha256,
-            },
-            "val_masking": VAL_MASKING.to_dict(),
-            "model": self.model_config.to_dict(),
-            "ds_config": self.ds_config,
-        }
+        v = self.shards.vocab
+        return RunConfig(
+            train=self.cfg,
+            world_size=world_size,
+            max_len=self.max_len,
+            data=RunData(
+                vocab=self.shards.name,
+                vocab_size=v.size,
+                family=v.family,
+                k=v.k,
+                window=self.shards.window,
+                max_tokens=self.shards.max_tokens,
+                tokenizer_sha256=v.sha256(),
+                manifest_sha256=self.shards.manifest_sha256,
+            ),
+            val_masking=VAL_MASKING.to_dict(),
+            model=self.model_config.to_dict(),
+            ds_config=self.ds_config,
+        )
 
 
 def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
@@ -112,8 +114,8 @@ def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
 def _saved_world(run_dir: Path) -> int:
     """Ranks that wrote the run's checkpoints (``RUN/config.json``); 1 when unknown."""
     try:
-        return int(json.loads((run_dir / "config.json").read_text())["world_size"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return RunConfig.read(run_dir / CONFIG_FILE).world_size
+    except RunRecordError:
         return 1  # _check_resume reports the missing or broken config.json
 
 
@@ -153,18 +155,22 @@ def _intact_tag(
 
 def _check_resume(plan: Plan, world_size: int | None) -> None:
     """The checkpoint must come from the same vocabulary, model, ZeRO stage, seed and ranks."""
-    saved_path = plan.ckpt_dir.parent / "config.json"
+    saved_path = plan.ckpt_dir.parent / CONFIG_FILE
     if not saved_path.is_file():
         raise ConfigError(f"--resume: {saved_path} is missing, so the checkpoint can't be checked")
-    saved = json.loads(saved_path.read_text())
-    now = json.loads(json.dumps(plan.resolved(world_size or saved["world_size"])))  # as saved
-    arch_before, arch_now = _arch(saved["model"]), _arch(now["model"])
+    try:
+        saved = RunConfig.read(saved_path)
+    except RunRecordError as e:
+        raise ConfigError(f"--resume: {e}") from None
+    now = plan.resolved(world_size or saved.world_size)
+    arch_before = _arch(saved.model)
+    arch_now = _arch(json.loads(json.dumps(now.model)))  # as it would be saved
     arch_diff = sorted(
         k for k in arch_before.keys() | arch_now.keys() if arch_before.get(k) != arch_now.get(k)
     )
     checks = [
-        ("vocabulary", saved["data"]["tokenizer_sha256"], now["data"]["tokenizer_sha256"]),
-        ("max length", saved["max_len"], now["max_len"]),
+        ("vocabulary", saved.data.tokenizer_sha256, now.data.tokenizer_sha256),
+        ("max length", saved.max_len, now.max_len),
         (
             "model",
             ", ".join(f"{k}={arch_before.get(k)}" for k in arch_diff),
@@ -172,11 +178,11 @@ def _check_resume(plan: Plan, world_size: int | None) -> None:
         ),
         (
             "ZeRO stage",
-            saved["ds_config"].get("zero_optimization", {}).get("stage", 0),
+            saved.zero_stage,
             plan.zero_stage,
         ),
-        ("seed", saved["train"]["seed"], plan.cfg.seed),
-        ("number of ranks", saved["world_size"], now["world_size"]),
+        ("seed", saved.train.seed, plan.cfg.seed),
+        ("number of ranks", saved.world_size, now.world_size),
     ]
     for what, before, after in checks:
         if before != after:

@@ -10,7 +10,6 @@ process). See docs/training.md for the run directory, metrics and checkpoint lay
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -95,16 +94,17 @@ def seed_everything(seed: int) -> None:
 def write_run_files(plan: Plan, dist: DistInfo) -> None:
     """Rank 0: resolved config, model architecture and tokenizer (export needs no data dir)."""
     from trainer.export import MODEL_DIR, TOKENIZER_DIR
+    from trainer.run_record import CONFIG_FILE
 
     out = plan.cfg.out
     resolved = plan.resolved(dist.world_size)
-    (out / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+    resolved.write(out / CONFIG_FILE)
     plan.model_config.save_pretrained(out / MODEL_DIR)
     shutil.rmtree(out / TOKENIZER_DIR, ignore_errors=True)
     plan.shards.vocab.save(out / TOKENIZER_DIR)
     from rich.console import Console
 
-    Console(stderr=True, soft_wrap=True).print_json(data=resolved)
+    Console(stderr=True, soft_wrap=True).print_json(data=resolved.to_json())
 
 
 def train(plan: Plan, dist: DistInfo) -> None:

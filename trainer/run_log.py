@@ -1,8 +1,9 @@
 """Rank 0's metric sinks: ``RUN/metrics.jsonl``, TensorBoard and a rich progress line.
 
-Every record is one JSON object per line with ``kind`` ("train" or "val"), ``step`` and ``time``
-(seconds since the epoch). On resume the records after the checkpoint's step are dropped (the
-killed run wrote them, the resumed run rewrites them), so the file reads as one run.
+Every line is one ``trainer.run_record`` record (``TrainRecord`` or ``ValRecord``: ``kind``,
+``step``, ``time`` in seconds since the epoch, the logged figures). On resume the records after the
+checkpoint's step are dropped (the killed run wrote them, the resumed run rewrites them), so the
+file reads as one run.
 """
 
 from __future__ import annotations
@@ -13,29 +14,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trainer.run_record import METRICS_FILE, RunRecordError, parse_record, record
+
 
 def truncate_after(path: Path, step: int) -> None:
     """Drop records with ``step`` > ``step`` (the resumed run will write them again)."""
     if not path.is_file():
         return
     kept = []
-    for line in path.read_text().splitlines():
+    for i, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
+            rec = parse_record(line, f"{path} line {i}")
+        except (json.JSONDecodeError, RunRecordError):
             continue  # a line cut short by the kill
-        if rec.get("step", 0) <= step:
+        if rec.step <= step:
             kept.append(line)
     path.write_text("".join(f"{line}\n" for line in kept))
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/inf: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class MetricsWriter:
@@ -46,7 +42,7 @@ class MetricsWriter:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         from torch.utils.tensorboard import SummaryWriter
 
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS_FILE
         truncate_after(self.path, start_step)
         self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1)
         self.console = Console(stderr=True, soft_wrap=True)
@@ -64,10 +60,9 @@ class MetricsWriter:
         self._progress.start()
 
     def write(self, kind: str, step: int, values: dict[str, Any]) -> None:
-        rec = {"kind": kind, "step": step, "time": round(time.time(), 3)}
-        rec.update({k: _clean(v) for k, v in values.items()})
+        rec = record(kind, step, round(time.time(), 3), values)
         with open(self.path, "a") as f:  # one append per record: a kill loses at most one line
-            f.write(json.dumps(rec) + "\n")
+            f.write(json.dumps(rec.to_json()) + "\n")
         for key, value in values.items():
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self._tb.add_scalar(f"{kind}/{key}", value, step)

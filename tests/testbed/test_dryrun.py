@@ -18,7 +18,8 @@ from testbed.estimate import (
     tokens_per_window,
     train_flops,
 )
-from testbed.recipe import ROOT, load_recipe
+from testbed.recipe import ROOT
+from testbed.recipe_load import load_recipe
 
 
 def small_shards_recipe(tmp_path: Path, fasta: Path) -> Path:
@@ -87,9 +88,9 @@ def test_paper_dry_run_without_data(tmp_path: Path) -> None:
     assert "record lengths from [corpus.expected_record_lengths]" in text
     assert f"{46_709_983 // 1024:,} windows" in text  # chr21, held out whole
     assert "= 14,306; bases seen 30,001,856,512" in text
-    train = [line for line in text.splitlines() if "trainer.launch" in line]
+    train = [line for line in text.splitlines() if "deepspeed.launcher.runner" in line]
     assert len(train) == 9
-    assert all("--nnodes 2 --node-rank 0" in line and "--model bert-base" in line for line in train)
+    assert all("--no_ssh --node_rank 0" in line and "--model bert-base" in line for line in train)
     assert "GPU-hours" in text and "eval/audit.py" in text and "eval/run.py" in text
     assert "--protocol finetune --seeds 3" in text
 

@@ -10,26 +10,27 @@ from pathlib import Path
 
 import pytest
 
-from testbed.plan import (
-    Budget,
+from testbed.commands import (
     analysis_command,
     audit_command,
-    canonical_hash,
+    eval_command,
+    shard_command,
+    train_command,
+    trainer_args,
+)
+from testbed.keys import canonical_hash, shard_params, source_digests
+from testbed.plan import (
+    Budget,
     deep_merge,
     enumerate_cells,
-    eval_command,
     invalid_reason,
     masking_config,
     merged_ds_config,
     plan_budget,
-    shard_command,
-    shard_params,
-    source_digests,
-    train_command,
-    trainer_args,
     vocab_shape,
 )
-from testbed.recipe import ROOT, LauncherSpec, MaskingSpec, Recipe, load_recipe
+from testbed.recipe import ROOT, LauncherSpec, MaskingSpec, Recipe
+from testbed.recipe_load import load_recipe
 
 
 def recipe(name: str) -> Recipe:
@@ -199,13 +200,21 @@ def check_cell_commands(r: Recipe, tmp_path: Path) -> None:
     ("mode", "expect"),
     [
         ("local1", ["trainer/run.py"]),
-        ("local2", ["-m", "trainer.launch", "--nproc", "2", "--"]),
-        ("hostfile", ["--hostfile", "/h", "--launcher", "pdsh"]),
-        ("node-rank", ["--nnodes", "2", "--node-rank", "1", "--master-addr", "10.0.0.1"]),
+        (
+            "local2",
+            ["-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", "29810"],
+        ),
+        ("hostfile", ["--hostfile", "/h", "--launcher", "pdsh", "--num_gpus", "2"]),
+        ("node-rank", ["--no_ssh", "--node_rank", "1", "--master_addr", "10.0.0.1"]),
     ],
 )
 def test_train_command_per_launcher(mode: str, expect: list[str], tmp_path: Path) -> None:
-    from trainer.launch import build_launch_parser, split_argv
+    """The testbed spawns the DeepSpeed launcher itself (``trainer.launch.command``); the
+    launcher's own parser accepts the command, and the trainer's accepts what it runs."""
+    from deepspeed.launcher.runner import parse_args as deepspeed_args
+
+    from trainer.config import parse_args
+    from trainer.launch import RUN_PY, LaunchError
 
     r = recipe("smoke")
     lc = {
@@ -216,13 +225,26 @@ def test_train_command_per_launcher(mode: str, expect: list[str], tmp_path: Path
     }[mode]
     r = replace(r, launcher=lc)
     budget, cells, _ = plan(r)
-    cmd = train_command(r, cells[0], budget, tmp_path, tmp_path / "ds.json", tmp_path / "run", 1)
-    joined = " ".join(cmd)
-    assert " ".join(expect) in joined
+    run = tmp_path / "run"
+    launch = train_command(r, cells[0], budget, tmp_path, tmp_path / "ds.json", run, 1)
+    cmd = launch.argv
+    assert " ".join(expect) in " ".join(cmd)
+    i = cmd.index(str(RUN_PY)) if mode != "local1" else 1
+    assert parse_args(cmd[i + 1 :]).out == run
     if mode != "local1":
-        launch, trainer = split_argv(cmd[3:])
-        build_launch_parser().parse_args(launch)
-        assert "--ds_config" in trainer
+        ds = deepspeed_args(cmd[4:])
+        assert ds.user_script == str(RUN_PY) and ds.master_port == 29810
+    if mode == "node-rank":
+        assert launch.node_hostfile == (
+            run / "launch" / "hostfile.node1",
+            "node0 slots=1\nnode1 slots=1\n",
+        )
+        assert not (run / "launch").exists()  # written by Launch.prepare, not by planning
+    else:
+        assert launch.node_hostfile is None
+    if mode == "hostfile":  # checked when the run starts (the dry run shows it unchecked)
+        with pytest.raises(LaunchError, match="--hostfile /h: no such file"):
+            launch.prepare()
 
 
 def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
@@ -251,18 +273,18 @@ def test_suite_step_builds_once_and_feeds_audit_and_scoring(tmp_path: Path, monk
     from eval.audit import parse_args as audit_args
     from eval.make_task import parse_args as make_args
     from eval.run import parse_args as run_args
-    from testbed import plan
+    from testbed import commands, keys
 
     r = recipe("demo")
     assert r.eval.suite == "core"
     suite = tmp_path / "suite"
-    made = make_args(plan.suite_command(r, suite)[2:])
+    made = make_args(commands.suite_command(r, suite)[2:])
     assert made.suite == "core" and made.out == suite and made.overwrite
     audit = audit_args(audit_command(r, tmp_path / "a", suite)[2:])
     assert audit.benchmark == str(suite)
     cmd, _ = eval_command(r, [tmp_path / "hf"], tmp_path / "c.json", tmp_path / "o", False, suite)
     assert run_args(cmd[cmd.index("--checkpoint") :]).benchmark == str(suite)
-    key = plan.audit_key(r)
-    assert plan.suite_key(r) == plan.suite_key(r) and plan.audit_key(r) == key
-    monkeypatch.setattr(plan, "suite_key", lambda _r: "edited spec")
-    assert plan.audit_key(r) != key  # a changed suite re-runs the audit
+    key = keys.audit_key(r)
+    assert keys.suite_key(r) == keys.suite_key(r) and keys.audit_key(r) == key
+    monkeypatch.setattr(keys, "suite_key", lambda _r: "edited spec")
+    assert keys.audit_key(r) != key  # a changed suite re-runs the audit

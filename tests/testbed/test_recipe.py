@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from testbed.recipe import ROOT, RecipeError, load_recipe
+from testbed.recipe import ROOT, RecipeError
+from testbed.recipe_load import load_recipe
 
 MINIMAL = """
 name = "t"
@@ -58,10 +59,22 @@ def test_defaults(tmp_path: Path) -> None:
 
 CASES = [
     # (old text, new text, expected fragment of the message)
-    ("window = 128", "window = -4", "[corpus] window: must be > 0"),
+    ("window = 128", "window = -4", "[corpus] window -4: must be > 0"),
     ("window = 128", "window = 4", "[corpus] window: 4 bases is too short"),
-    ("window = 128", 'window = "128"', "[corpus] window: expected an integer"),
-    ("window = 128", "window = 128\nwindo = 3", "[corpus] windo: unknown key"),
+    ("window = 128", 'window = "128"', "[corpus] window '128': must be int"),
+    ("window = 128", "window = 128\nwindo = 3", "[corpus]: unknown key(s) windo (known: "),
+    ("window = 128", "window = 128\nstride = 0", "[corpus] stride 0: must be > 0"),
+    ("window = 128", 'window = 128\nval_records = [""]', "[corpus] val_records: must be a list of"),
+    (
+        "window = 128",
+        "window = 128\n[corpus.expected_record_lengths]\nchrI = 0",
+        "[corpus.expected_record_lengths] chrI: must be an integer > 0",
+    ),
+    (
+        'names = ["char", "kmer6-overlap"]',
+        'names = ["char"]\nbpe_sweep = [8]',
+        "[vocab] bpe_sweep 8",
+    ),
     (
         "window = 128",
         "window = 128\nval_fraction = 1.5",
@@ -93,8 +106,14 @@ CASES = [
     (
         'strategy = "random"',
         'strategy = "random"\nobjective = "bases"',
-        "[masking.0] objective: 'bases': use one of tokens, hidden-bases",
+        "[masking.0] objective 'bases': must be one of tokens, hidden-bases",
     ),
+    (
+        'strategy = "random"',
+        'strategy = "random"\nmask_ratio = 0.2',
+        "[masking.0]: unknown key(s) mask_ratio (known: ",
+    ),
+    ('strategy = "random"', 'label = "x"', "[masking.0] strategy: missing"),
     (
         'strategy = "random"',
         'strategy = "random"\nvocabs = ["bpe-256"]',
@@ -102,7 +121,12 @@ CASES = [
     ),
     ('preset = "bert-tiny"', 'preset = "bert-huge"', "[model] preset: 'bert-huge' is neither"),
     ('config = "ds_configs/zero0.json"', 'config = "nope.json"', "[deepspeed] config:"),
-    ("bases = 40960", "bases = 0", "[budget] bases: must be > 0"),
+    ("bases = 40960", "bases = 0", "[budget] bases 0: must be > 0"),
+    (
+        'config = "ds_configs/zero0.json"',
+        'config = "ds_configs/zero0.json"\noverride = 3',
+        "[deepspeed] override: must be a table",
+    ),
     (
         "bases = 40960",
         "bases = 40960\n[train]\nseeds = [0, 0]",
@@ -117,10 +141,14 @@ CASES = [
         "[eval] suite: a suite is its own benchmark",
     ),
     ("bases = 40960", 'bases = 40960\n[launcher]\nmode = "ssh"', "[launcher] mode"),
+    ("bases = 40960", 'bases = 40960\n[launcher]\nbackend = "x"', "[launcher] backend 'x'"),
+    ("bases = 40960", "bases = 40960\n[launcher]\ncpu_threads = 0", "[launcher] cpu_threads 0"),
+    ("bases = 40960", "bases = 40960\n[train]\nseeds = []", "[train] seeds: list at least one"),
+    ("bases = 40960", "bases = 40960\n[eval]\ntasks = 3", "[eval] tasks 3: must be a list"),
     ("bases = 40960", 'bases = 40960\n[launcher]\nmode = "hostfile"', "[launcher] hostfile"),
     ("bases = 40960", "bases = 40960\n[launcher]\nnnodes = 2", "[launcher] nnodes"),
     ("bases = 40960", "bases = 40960\n[cost]\nmfu = 2.0", "[cost] mfu"),
-    ('name = "t"', 'name = "t"\nextra = 1', "extra: unknown key"),
+    ('name = "t"', 'name = "t"\nextra = 1', "top level: unknown key(s) extra (known: "),
     ('name = "t"', 'name = "a b"', "name: 'a b'"),
     ("[budget]\nbases = 40960", "", "budget: missing"),
 ]

@@ -8,31 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from testbed.report import (
-    TABLE_HEADER,
-    RunResult,
-    build_testbed,
-    read_metrics,
-    render_markdown,
-    run_metrics,
-    seed_mccs,
-    write_outputs,
-)
+from testbed.render import TABLE_HEADER, render_markdown, write_outputs
+from testbed.report import RunResult, build_testbed, read_metrics, run_metrics, seed_mccs
+from trainer.run_record import RunRecordError, TrainRecord, ValRecord
 
 TASKS = ("UCI/splice_junction", "GUE/prom_core_tata")
 
 
-def train_records(losses: list[float], leak: float) -> list[dict]:
+def train_records(losses: list[float], leak: float) -> list[TrainRecord]:
     return [
-        {
-            "kind": "train",
-            "step": 2 * (i + 1),
-            "loss": loss,
-            "tokens_per_s": 1000.0 + i,
-            "masked_token_frac": 0.15,
-            "hidden_base_frac": 0.1,
-            "leak_frac": leak,
-        }
+        TrainRecord(
+            step=2 * (i + 1),
+            loss=loss,
+            tokens_per_s=1000.0 + i,
+            masked_token_frac=0.15,
+            hidden_base_frac=0.1,
+            leak_frac=leak,
+        )
         for i, loss in enumerate(losses)
     ]
 
@@ -86,7 +78,7 @@ def runs() -> list[RunResult]:
             "a",
             **ok,
             train=train_records([3.0, 2.0, 1.5, 1.4, 1.3], 0.0),
-            val=[{"kind": "val", "step": 10, "val_bphb": 1.9, "val_hidden_base_accuracy": 0.3}],
+            val=[ValRecord(step=10, val_bphb=1.9, val_hidden_base_accuracy=0.3)],
             score=score({TASKS[0]: [0.4, 0.4], TASKS[1]: [0.2, 0.2]}, [0.1, 0.3]),
         ),
         RunResult(
@@ -98,7 +90,7 @@ def runs() -> list[RunResult]:
             "b",
             **ok,
             train=train_records([3.0, 2.0, 1.6, 1.5, 1.4], 0.0),
-            val=[{"kind": "val", "step": 10, "val_bphb": 1.7, "val_hidden_base_accuracy": 0.4}],
+            val=[ValRecord(step=10, val_bphb=1.7, val_hidden_base_accuracy=0.4)],
             score=score({TASKS[0]: [0.6, 0.6], TASKS[1]: [0.4, 0.4]}, [0.1, 0.3]),
         ),
         RunResult(
@@ -110,7 +102,7 @@ def runs() -> list[RunResult]:
             "c",
             **ok,
             train=train_records([8.0, 1.0, 0.5, 0.4, 0.3], 0.9),
-            val=[{"kind": "val", "step": 10, "val_bphb": 1.95}],
+            val=[ValRecord(step=10, val_bphb=1.95)],
             score=score({TASKS[0]: [0.1, 0.1], TASKS[1]: [0.0, 0.0]}, [0.0, 0.2]),
         ),
         RunResult(
@@ -240,6 +232,21 @@ def test_write_outputs(tmp_path: Path) -> None:
 def test_read_metrics(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     recs = [{"kind": "train", "step": 1, "loss": 2.0}, {"kind": "val", "step": 1, "val_bphb": 1.9}]
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs) + "\n")
-    assert read_metrics(path) == ([recs[0]], [recs[1]])
+    # A file written before schema_version existed; a last line cut short by a kill is skipped.
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs) + '\n{"kind": "tr')
+    train, val = read_metrics(path)
+    assert train == [TrainRecord(step=1, loss=2.0)] and val == [ValRecord(step=1, val_bphb=1.9)]
     assert read_metrics(tmp_path / "absent.jsonl") == ([], [])
+
+
+def test_metrics_contract_errors(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"kind": "train", "step": 1, "schema_version": 99}\n')
+    with pytest.raises(RunRecordError, match=r"line 1: schema_version 99 is newer .* update dnapt"):
+        read_metrics(path)
+    path.write_text('{"kind": "trian", "step": 1}\n{"kind": "val", "step": 1}\n')
+    with pytest.raises(RunRecordError, match="line 1: kind 'trian'"):
+        read_metrics(path)
+    path.write_text('{"kind": "tr\n{"kind": "val", "step": 1}\n')
+    with pytest.raises(RunRecordError, match="line 1: not JSON"):
+        read_metrics(path)

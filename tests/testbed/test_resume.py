@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 import testbed.run as tbmod
+from testbed.commands import on_gpu
+from testbed.keys import analysis_key, audit_key, shard_params, source_digests
 from testbed.layout import CELL_MARKER, KEY_MARKER, layout_for
-from testbed.plan import analysis_key, audit_key, on_gpu, shard_params, source_digests
-from testbed.recipe import ROOT, load_recipe
-from testbed.run import split_report
+from testbed.recipe import ROOT
+from testbed.recipe_load import load_recipe
+from testbed.scores import split_report
+from trainer.config import TrainConfig
+from trainer.run_record import RunConfig, RunData
 
 TASK = "UCI/splice_junction"
 
@@ -81,7 +85,17 @@ def fake_report(names: list[str]) -> dict:
 def write_trained_run(run: Path, key: str) -> None:
     (run / "hf").mkdir(parents=True, exist_ok=True)
     (run / "hf" / "config.json").write_text("{}")
-    (run / "config.json").write_text(json.dumps({"ds_config": {"zero_optimization": {"stage": 0}}}))
+    RunConfig(
+        train=TrainConfig(
+            ds_config=ROOT / "ds_configs" / "zero0.json", data="shards/char", out=run
+        ),
+        world_size=1,
+        max_len=130,
+        data=RunData("char", 10, "char", 1, 128, 128, "0" * 64, "0" * 64),
+        val_masking={},
+        model={},
+        ds_config={"zero_optimization": {"stage": 0}},
+    ).write(run / "config.json")
     recs = [
         {"kind": "train", "step": 20, "loss": 2.0, "tokens_per_s": 900.0, "leak_frac": 0.0},
         {"kind": "val", "step": 20, "val_bphb": 1.95},

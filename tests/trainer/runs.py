@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from trainer.run_record import METRICS_FILE, read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(29500, 29600)  # the trainer tests' share of rendezvous ports
@@ -81,8 +82,5 @@ def run(cmd: list[str], log: Path, timeout: float = 240, **env_extra: str) -> No
 
 
 def metrics(run_dir: Path, kind: str = "train") -> list[dict]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in recs if r["kind"] == kind]
+    recs = read_metrics(run_dir / METRICS_FILE)
+    return [r.to_json() for r in (recs.train if kind == "train" else recs.val)]

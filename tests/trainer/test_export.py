@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,9 @@ from transformers import BertConfig
 
 from tests.trainer.runs import ROOT, env
 from trainer.checkpoint import CheckpointError
+from trainer.config import TrainConfig
 from trainer.export import ExportError, export_run
+from trainer.run_record import RunConfig, RunData
 
 
 class _Payload:
@@ -27,7 +28,15 @@ class _Payload:
 def _crafted_run(run: Path, marker: Path) -> Path:
     """A ZeRO-0 run directory whose model states pickle runs code when loaded unrestricted."""
     (run / "checkpoints" / "step_00000002").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"ds_config": {"zero_optimization": {}}}))
+    RunConfig(
+        train=TrainConfig(ds_config=ROOT / "ds_configs" / "zero0.json", data="d/char", out=run),
+        world_size=1,
+        max_len=10,
+        data=RunData("char", 10, "char", 1, 8, 8, "0" * 64, "0" * 64),
+        val_masking={},
+        model={},
+        ds_config={"zero_optimization": {}},
+    ).write(run / "config.json")
     BertConfig(
         vocab_size=10,
         hidden_size=8,

@@ -8,15 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from dnapt.cli import from_namespace
 from tests.trainer.runs import ROOT, env, trainer_args
-from trainer.launch import LaunchError, build_launch_parser, launcher_command, split_argv
+from trainer.launch import (
+    LaunchConfig,
+    LaunchError,
+    build_launch_parser,
+    command,
+    split_argv,
+    world_size,
+)
 
 TRAINER = ["--data", "d", "--out", "o"]
 
 
 def _cmd(tmp_path: Path, *launch: str) -> tuple[list[str], int]:
-    ns = build_launch_parser().parse_args(list(launch))
-    return launcher_command(ns, TRAINER, tmp_path / "run")
+    cfg = from_namespace(LaunchConfig, build_launch_parser().parse_args(list(launch)))
+    run = command(cfg, TRAINER, tmp_path / "run")
+    run.prepare()
+    return run.argv, world_size(cfg)
 
 
 def test_split_at_double_dash() -> None:

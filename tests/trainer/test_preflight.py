@@ -27,8 +27,8 @@ def test_a_good_run_resolves_everything_from_the_data(small_shards: Path, tmp_pa
     assert plan.max_len == 125 and plan.model_config.vocab_size == 4101
     assert plan.resume_tag is None and plan.micro_batch == 16
     resolved = plan.resolved(world_size=2)
-    assert resolved["data"]["vocab"] == "kmer6-overlap" and resolved["world_size"] == 2
-    json.dumps(resolved)  # config.json must be plain JSON
+    assert resolved.data.vocab == "kmer6-overlap" and resolved.world_size == 2
+    json.dumps(resolved.to_json())  # config.json must be plain JSON
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def _fake_checkpoint(run: Path, plan, steps: tuple[int, ...] = (4,)) -> None:
         for name in ("dnapt_rank0.pt", "dnapt_rank1.pt", "mp_rank_00_model_states.pt"):
             torch.save({"step": torch.tensor(step)}, tag / name)
     (run / "checkpoints" / "latest").write_text(tag_for(steps[-1]))
-    (run / "config.json").write_text(json.dumps(plan.resolved(world_size=2)))
+    plan.resolved(world_size=2).write(run / "config.json")
 
 
 def test_resume_rules(small_shards: Path, tmp_path: Path) -> None:

@@ -27,5 +27,8 @@ def test_writer_appends_jsonl_and_tensorboard(tmp_path: Path) -> None:
     w.close()
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert recs[0]["kind"] == "train" and recs[0]["loss"] == 2.0 and recs[0]["grad_norm"] is None
+    assert (
+        recs[0]["schema_version"] == 1 and recs[0]["samples_per_s"] is None
+    )  # every field, null if unset
     assert recs[1]["val_loss"] is None and recs[1]["val_labelled_tokens"] == 3
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
