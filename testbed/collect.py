@@ -20,7 +20,7 @@ from testbed.plan import Budget, Cell
 from testbed.recipe import ROOT, Recipe
 from testbed.report import RunResult, build_testbed, read_metrics
 from testbed.repro import data_record, git_state, hardware, package_versions
-from trainer.run_record import CONFIG_FILE, METRICS_FILE, RunConfig
+from trainer.run_record import CONFIG_FILE, METRICS_FILE, ResolvedRun
 
 
 class Testbed(Protocol):
@@ -58,7 +58,7 @@ def run_results(tb: Testbed, scores: Path | None) -> list[RunResult]:
         marker = _json(run / CELL_MARKER) or {}
         train, val = read_metrics(run / METRICS_FILE)
         score = _json(scores / "cells" / f"{cell.id}.json") if scores else None
-        config = RunConfig.read(run / CONFIG_FILE) if (run / CONFIG_FILE).is_file() else None
+        config = ResolvedRun.read(run / CONFIG_FILE) if (run / CONFIG_FILE).is_file() else None
         out.append(
             RunResult(
                 id=cell.id,

@@ -96,14 +96,14 @@ def model_card(name: str, family: str, k: int, tag: str) -> str:
 
 def export_run(run_dir: Path, tag: str | None = None, out: Path | None = None) -> Path:
     """Write checkpoint ``tag`` (default: the latest) of ``run_dir`` as a HF model; returns it."""
-    from trainer.run_record import CONFIG_FILE, RunConfig, RunRecordError
+    from trainer.run_record import CONFIG_FILE, ResolvedRun, RunRecordError
 
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
         raise ExportError(f"{run_dir}: no {CONFIG_FILE}, not a dnapt run directory")
     try:
-        run_cfg = RunConfig.read(config_path)
+        run_cfg = ResolvedRun.read(config_path)
     except RunRecordError as e:
         raise ExportError(str(e)) from None
     ckpt_dir = run_dir / "checkpoints"

@@ -29,7 +29,7 @@ from trainer.config import ConfigError, TrainConfig
 from trainer.ds_config import load_ds_config, resolve_ds_config
 from trainer.masking import Masker, build_masker
 from trainer.models import model_config
-from trainer.run_record import CONFIG_FILE, RunConfig, RunData, RunRecordError
+from trainer.run_record import CONFIG_FILE, ResolvedRun, RunData, RunRecordError
 from trainer.shards import Shards, open_shards
 
 
@@ -59,10 +59,10 @@ class Plan:
     def zero_stage(self) -> int:
         return int(self.ds_config.get("zero_optimization", {}).get("stage", 0))
 
-    def resolved(self, world_size: int) -> RunConfig:
+    def resolved(self, world_size: int) -> ResolvedRun:
         """What ``RUN/config.json`` holds: enough to rebuild, export and audit the run."""
         v = self.shards.vocab
-        return RunConfig(
+        return ResolvedRun(
             train=self.cfg,
             world_size=world_size,
             max_len=self.max_len,
@@ -114,7 +114,7 @@ def _resume_tag(cfg: TrainConfig) -> tuple[Path, str | None]:
 def _saved_world(run_dir: Path) -> int:
     """Ranks that wrote the run's checkpoints (``RUN/config.json``); 1 when unknown."""
     try:
-        return RunConfig.read(run_dir / CONFIG_FILE).world_size
+        return ResolvedRun.read(run_dir / CONFIG_FILE).world_size
     except RunRecordError:
         return 1  # _check_resume reports the missing or broken config.json
 
@@ -159,7 +159,7 @@ def _check_resume(plan: Plan, world_size: int | None) -> None:
     if not saved_path.is_file():
         raise ConfigError(f"--resume: {saved_path} is missing, so the checkpoint can't be checked")
     try:
-        saved = RunConfig.read(saved_path)
+        saved = ResolvedRun.read(saved_path)
     except RunRecordError as e:
         raise ConfigError(f"--resume: {e}") from None
     now = plan.resolved(world_size or saved.world_size)

@@ -1,6 +1,6 @@
 """The run record: what a training run leaves for later stages to read.
 
-A run directory holds two files that cross stages: ``RUN/config.json`` (``RunConfig``: the
+A run directory holds two files that cross stages: ``RUN/config.json`` (``ResolvedRun``: the
 ``TrainConfig``, the data identity, the model and the resolved DeepSpeed config; read by resume,
 export and the testbed) and ``RUN/metrics.jsonl`` (one ``TrainRecord`` or ``ValRecord`` per line;
 read by the testbed report and the benchmarks). Every writer and reader goes through these
@@ -65,7 +65,7 @@ class RunData:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class ResolvedRun:
     """``RUN/config.json``: enough to rebuild, export, resume-check and audit the run."""
 
     train: TrainConfig
@@ -94,7 +94,7 @@ class RunConfig:
         }
 
     @classmethod
-    def from_json(cls, data: Any, where: str = CONFIG_FILE) -> RunConfig:
+    def from_json(cls, data: Any, where: str = CONFIG_FILE) -> ResolvedRun:
         if not isinstance(data, dict):
             raise RunRecordError(f"{where}: not a JSON object; not a dnapt run config")
         version = _check_version(data, where)
@@ -127,7 +127,7 @@ class RunConfig:
         )
 
     @classmethod
-    def read(cls, path: Path) -> RunConfig:
+    def read(cls, path: Path) -> ResolvedRun:
         """The config of ``path`` (a run's ``config.json``)."""
         try:
             data = json.loads(Path(path).read_text())

@@ -18,7 +18,7 @@ from testbed.recipe import ROOT
 from testbed.recipe_load import load_recipe
 from testbed.scores import split_report
 from trainer.config import TrainConfig
-from trainer.run_record import RunConfig, RunData
+from trainer.run_record import ResolvedRun, RunData
 
 TASK = "UCI/splice_junction"
 
@@ -85,7 +85,7 @@ def fake_report(names: list[str]) -> dict:
 def write_trained_run(run: Path, key: str) -> None:
     (run / "hf").mkdir(parents=True, exist_ok=True)
     (run / "hf" / "config.json").write_text("{}")
-    RunConfig(
+    ResolvedRun(
         train=TrainConfig(
             ds_config=ROOT / "ds_configs" / "zero0.json", data="shards/char", out=run
         ),

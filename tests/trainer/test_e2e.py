@@ -35,7 +35,7 @@ from trainer.checkpoint import checkpoint_tags, latest_tag
 from trainer.data import build_eval_batches
 from trainer.export import export_run
 from trainer.masking import build_masker
-from trainer.run_record import RunConfig
+from trainer.run_record import ResolvedRun
 from trainer.shards import open_shards
 from trainer.step import mlm_forward
 
@@ -126,7 +126,7 @@ def val_loss_rel_tol(run_dir: Path) -> float:
     differences were 3e-5 to 3.6e-4 relative, so bf16 gets 1e-3: still below what a wrong val
     subset gives (2 ranks vs 1 process covering different windows: 2e-3 to 6e-3).
     """
-    resolved = RunConfig.read(run_dir / "config.json").ds_config
+    resolved = ResolvedRun.read(run_dir / "config.json").ds_config
     return 1e-3 if resolved.get("bf16", {}).get("enabled") is True else 1e-5
 
 
@@ -194,7 +194,7 @@ def test_reference_run_writes_the_documented_layout(reference: Path) -> None:
         "dnapt_rank0.pt",
         "dnapt_rank1.pt",
     ]
-    cfg = RunConfig.read(reference / "config.json")
+    cfg = ResolvedRun.read(reference / "config.json")
     assert cfg.world_size == 2 and cfg.data.vocab == "char" and cfg.max_len == 130
     assert cfg.ds_config["scheduler"]["params"]["total_num_steps"] == 8
     assert list((reference / "tensorboard").glob("events.out.tfevents.*"))

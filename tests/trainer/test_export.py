@@ -14,7 +14,7 @@ from tests.trainer.runs import ROOT, env
 from trainer.checkpoint import CheckpointError
 from trainer.config import TrainConfig
 from trainer.export import ExportError, export_run
-from trainer.run_record import RunConfig, RunData
+from trainer.run_record import ResolvedRun, RunData
 
 
 class _Payload:
@@ -28,7 +28,7 @@ class _Payload:
 def _crafted_run(run: Path, marker: Path) -> Path:
     """A ZeRO-0 run directory whose model states pickle runs code when loaded unrestricted."""
     (run / "checkpoints" / "step_00000002").mkdir(parents=True)
-    RunConfig(
+    ResolvedRun(
         train=TrainConfig(ds_config=ROOT / "ds_configs" / "zero0.json", data="d/char", out=run),
         world_size=1,
         max_len=10,

@@ -11,7 +11,7 @@ import pytest
 from trainer.config import parse_args
 from trainer.run_record import (
     SCHEMA_VERSION,
-    RunConfig,
+    ResolvedRun,
     RunData,
     RunRecordError,
     TrainRecord,
@@ -21,9 +21,9 @@ from trainer.run_record import (
 )
 
 
-def config(tmp_path: Path) -> RunConfig:
+def config(tmp_path: Path) -> ResolvedRun:
     train = parse_args(["--ds_config", "ds.json", "--data", "d/char", "--out", str(tmp_path)])
-    return RunConfig(
+    return ResolvedRun(
         train=train,
         world_size=2,
         max_len=130,
@@ -39,11 +39,11 @@ def test_config_round_trip_and_old_files(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     cfg.write(path)
     assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
-    assert RunConfig.read(path) == cfg and cfg.zero_stage == 2
+    assert ResolvedRun.read(path) == cfg and cfg.zero_stage == 2
     old = cfg.to_json()
     del old["schema_version"]  # written before the field existed
     path.write_text(json.dumps(old))
-    assert RunConfig.read(path).train == cfg.train
+    assert ResolvedRun.read(path).train == cfg.train
 
 
 @pytest.mark.parametrize(
@@ -61,11 +61,11 @@ def test_config_errors_name_the_file(tmp_path: Path, edit, fragment: str) -> Non
     path = tmp_path / "config.json"
     path.write_text(json.dumps(data))
     with pytest.raises(RunRecordError) as e:
-        RunConfig.read(path)
+        ResolvedRun.read(path)
     assert str(e.value).startswith(f"{path}: ") and fragment in str(e.value)
     path.write_text("{")
     with pytest.raises(RunRecordError, match="unreadable"):
-        RunConfig.read(path)
+        ResolvedRun.read(path)
 
 
 def test_records_keep_unknown_figures_and_null_non_finite(tmp_path: Path) -> None:
