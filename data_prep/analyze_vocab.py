@@ -58,7 +58,7 @@ def checked_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The CLI: ``AnalyzeConfig``'s fields, plus the two switches that are not config values."""
+    """The CLI, generated from ``AnalyzeConfig``."""
     p = argparse.ArgumentParser(
         prog="python data_prep/analyze_vocab.py",
         description="Measure every vocabulary of a shard directory (usage, compression, Zipf fit, "
@@ -67,15 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/vocab-report.md.",
     )
     add_options(p, AnalyzeConfig)
-    # Not a field: it resolves ``benchmark`` to None (a report without benchmark lengths).
-    p.add_argument("--no-benchmark", action="store_true", help="skip the benchmark lengths")
     return p
 
 
 def config_from_args(a: argparse.Namespace) -> AnalyzeConfig:
     """The resolved config: absolute --data, the report directory, the benchmark folder."""
     cfg = from_namespace(AnalyzeConfig, a)
-    if a.no_benchmark:
+    if cfg.no_benchmark:
         bench = None
     elif cfg.benchmark is not None:
         bench = benchmark_root(cfg.benchmark)

@@ -155,7 +155,9 @@ def add_options(
             kw["default"] = default
             if default is not None and "%(default)" not in m["help"]:
                 kw["help"] += " (default: %(default)s)"
-        if tp is bool:
+        if tp is bool and names[0].startswith("--no-"):  # a switch named as the negation
+            kw["action"] = "store_true"
+        elif tp is bool:
             kw["action"] = argparse.BooleanOptionalAction
         else:
             choices = _choices(f, tp)
@@ -308,6 +310,8 @@ def _argv_parts(config: Any) -> tuple[list[str], list[str]]:
         values = [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
         if not flag.startswith("-"):
             positional += values
+        elif isinstance(value, bool) and flag.startswith("--no-"):
+            options += [flag] if value else []
         elif isinstance(value, bool):
             options.append(flag if value else "--no-" + flag[2:])
         elif values:

@@ -208,7 +208,8 @@ def test_cli_defaults_are_the_config_defaults(tmp_path: Path) -> None:
     from data_prep.analyze_vocab import AnalyzeConfig, build_parser, config_from_args
 
     cfg = config_from_args(build_parser().parse_args(["--data", str(tmp_path), "--no-benchmark"]))
-    assert cfg == AnalyzeConfig(data=tmp_path.resolve(), out=tmp_path.parent / "vocab_report")
+    want = AnalyzeConfig(tmp_path.resolve(), tmp_path.parent / "vocab_report", no_benchmark=True)
+    assert cfg == want
 
 
 @pytest.mark.parametrize("text", ["256,abc", "8", "64,64"])

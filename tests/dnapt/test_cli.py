@@ -116,6 +116,19 @@ def test_list_keys_from_a_mapping() -> None:
 
 
 @dataclass(frozen=True)
+class Switch:
+    skip: bool = option(False, flags=("--no-thing",), help="skip the thing")
+
+
+def test_a_negated_switch_is_store_true() -> None:
+    p = argparse.ArgumentParser()
+    add_options(p, Switch)
+    assert from_namespace(Switch, p.parse_args([])) == Switch(False)
+    assert from_namespace(Switch, p.parse_args(["--no-thing"])) == Switch(True)
+    assert to_argv(Switch(True)) == ["--no-thing"] and to_argv(Switch(False)) == []
+
+
+@dataclass(frozen=True)
 class Positional:
     run: Path = option(help="a run", flags=("run",))
     tag: str | None = option(None, help="a tag", flags=("tag",))
