@@ -63,9 +63,7 @@ class AnalyzeConfig:
         help="benchmark folder <source>/<task>/{train,dev,test}.csv.gz (columns sequence,label); "
         "default: $DNAPT_DATA_MIRROR/benchmark, skipped with a note when that does not exist",
     )
-    no_benchmark: bool = option(
-        False, flags=("--no-benchmark",), help="skip the benchmark lengths"
-    )
+    no_benchmark: bool = option(False, flags=("--no-benchmark",), help="skip the benchmark lengths")
     bpe_sweep: tuple[int, ...] = option(
         (),
         help="BPE sizes to train on a sample of the train split and measure like the shard "

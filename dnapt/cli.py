@@ -87,6 +87,11 @@ def _unoptional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def is_option(f: dataclasses.Field) -> bool:
+    """Whether a field is a command-line option (what ``to_argv`` carries to a stage)."""
+    return _META in f.metadata and bool(_meta(f)["cli"])
+
+
 def help_of(f: dataclasses.Field) -> str:
     """A field's help text, as written (e.g. for a report that documents its settings)."""
     return _meta(f)["help"]

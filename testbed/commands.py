@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dnapt.cli import to_argv
 from testbed.keys import benchmark_path
 from testbed.plan import Budget, Cell, masking_config
 from testbed.recipe import ROOT, Recipe
@@ -52,11 +54,8 @@ def verify_command(shards: Path) -> list[str]:
 
 
 def analysis_command(recipe: Recipe, shards: Path, out: Path) -> list[str]:
-    cmd = [*python(), str(ROOT / "data_prep" / "analyze_vocab.py"), "--data", str(shards)]
-    cmd += ["--out", str(out)]
-    if recipe.bpe_sweep:
-        cmd += ["--bpe-sweep", ",".join(str(s) for s in recipe.bpe_sweep)]
-    return cmd + list(recipe.analysis_args)
+    cfg = replace(recipe.vocab_report, data=shards, out=out, bpe_sweep=recipe.bpe_sweep)
+    return [*python(), str(ROOT / "data_prep" / "analyze_vocab.py"), *to_argv(cfg)]
 
 
 def train_config(
@@ -90,8 +89,6 @@ def train_config(
 def trainer_args(
     recipe: Recipe, cell: Cell, budget: Budget, shards: Path, ds_path: Path, run: Path
 ) -> list[str]:
-    from dnapt.cli import to_argv
-
     return to_argv(train_config(recipe, cell, budget, shards, ds_path, run))
 
 
@@ -139,12 +136,14 @@ def suite_command(recipe: Recipe, out: Path) -> list[str]:
 
 def audit_command(recipe: Recipe, out: Path, suite_dir: Path | None = None) -> list[str]:
     e = recipe.eval
-    cmd = [*python(), str(ROOT / "eval" / "audit.py"), "--out", str(out)]
     bench = benchmark_path(recipe, suite_dir)
-    if bench is not None:
-        cmd += ["--benchmark", str(bench)]
-    cmd += ["--tasks", ",".join(e.tasks) if e.tasks else "all"]
-    return cmd + (["--dedup"] if e.dedup else []) + list(e.audit_args)
+    cfg = replace(
+        e.audit,
+        out=str(out),
+        benchmark=None if bench is None else str(bench),
+        tasks=",".join(e.tasks) if e.tasks else "all",
+    )
+    return [*python(), str(ROOT / "eval" / "audit.py"), *to_argv(cfg)]
 
 
 def eval_command(
@@ -170,10 +169,12 @@ def eval_command(
         cmd += ["--main_process_port", str(recipe.launcher.master_port + 1), script]
         if not on_gpu:
             env["ACCELERATE_USE_CPU"] = "1"
-    for ckpt in checkpoints:
-        cmd += ["--checkpoint", str(ckpt)]
     bench = benchmark_path(recipe, suite_dir)
-    if bench is not None:
-        cmd += ["--benchmark", str(bench)]
-    cmd += ["--tasks", f"curated:{curated}", "--protocol", e.protocol, "--seeds", str(e.seeds)]
-    return [*cmd, "--out", str(out), *e.run_args], env
+    cfg = replace(
+        e.run,
+        checkpoints=tuple(str(c) for c in checkpoints),
+        out=str(out),
+        benchmark=None if bench is None else str(bench),
+        tasks=f"curated:{curated}",
+    )
+    return [*cmd, *to_argv(cfg)], env

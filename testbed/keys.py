@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from testbed.recipe import ROOT, Recipe
+from dnapt.cli import to_dict
+from testbed.recipe import ANALYZE_OWNED, AUDIT_OWNED, ROOT, RUN_OWNED, Recipe
 
 KEY_CHARS = 10  # hex digits of a key shown in directory names
 
@@ -99,13 +100,19 @@ def benchmark_path(recipe: Recipe, suite_dir: Path | None = None) -> Path | None
     return Path(mirror) / "benchmark" if mirror else None
 
 
+def settings(config: Any, owned: tuple[str, ...]) -> dict[str, Any]:
+    """A stage config's values without the per-call fields the testbed sets (paths, checkpoints):
+    what a cached result depends on, the same on every machine."""
+    return {k: v for k, v in to_dict(config).items() if k not in owned}
+
+
 def analysis_key(recipe: Recipe, manifest: bytes) -> str:
     """The vocabulary report depends on the shards (their manifest) and the analysis options."""
     return canonical_hash(
         {
             "manifest": hashlib.sha256(manifest).hexdigest(),
             "sweep": list(recipe.bpe_sweep),
-            "args": list(recipe.analysis_args),
+            "options": settings(recipe.vocab_report, ANALYZE_OWNED),
         }
     )
 
@@ -117,8 +124,7 @@ def audit_key(recipe: Recipe) -> str:
         {
             "benchmark": bench,
             "tasks": list(e.tasks),
-            "dedup": e.dedup,
-            "args": list(e.audit_args),
+            "options": settings(e.audit, AUDIT_OWNED),
         }
     )
 
@@ -129,8 +135,6 @@ def eval_key(recipe: Recipe, curated_sha256: str) -> str:
     return canonical_hash(
         {
             "curated": curated_sha256,
-            "protocol": e.protocol,
-            "seeds": e.seeds,
-            "args": list(e.run_args),
+            "options": settings(e.run, RUN_OWNED),
         }
     )

@@ -17,13 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_prep.vocab_report import AnalyzeConfig
 from dnapt.cli import option
+from eval.config import AuditConfig, RunConfig
 from trainer.config import TrainConfig
 from trainer.launch import LaunchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_MODES = ("local", "hostfile", "node-rank")
-PROTOCOLS = ("probe", "finetune")
+# The fields of a stage config that the testbed sets for each call (paths, the cells' checkpoints,
+# the curated task list): a recipe's [vocab.report], [eval.run] and [eval.audit] give the rest.
+ANALYZE_OWNED = ("data", "out", "benchmark", "bpe_sweep")
+RUN_OWNED = ("checkpoints", "out", "benchmark", "tasks", "cache_dir", "cache")
+AUDIT_OWNED = ("out", "benchmark", "tasks")
 
 
 class RecipeError(ValueError):
@@ -70,7 +76,8 @@ class VocabTable:
     names: tuple[str, ...] = option(help="vocabulary names")
     analysis: bool = option(True, help="run the vocabulary analysis")
     bpe_sweep: tuple[int, ...] = option((), ge=16, help="analyze_vocab.py --bpe-sweep sizes")
-    analysis_args: tuple[str, ...] = option((), help="more analyze_vocab.py flags")
+    # [vocab.report]: analyze_vocab.py's own options (AnalyzeConfig), parsed by the loader.
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,17 +139,24 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """``[eval]``: audit and scoring of every cell's export (``eval/audit.py``, ``eval/run.py``)."""
+    """``[eval]``: which tasks, and how the audit (``[eval.audit]``: ``eval/audit.py``'s
+    ``AuditConfig``) and the scoring (``[eval.run]``: ``eval/run.py``'s ``RunConfig``) run. The
+    stage configs hold placeholders in the fields the testbed sets per call (``*_OWNED``)."""
 
-    protocol: str = option("probe", choices=PROTOCOLS, help="eval protocol")
-    seeds: int = option(3, gt=0, help="eval/run.py --seeds")
     tasks: tuple[str, ...] = option((), help="'source/task' ids; empty (\"all\" in a recipe): all")
     benchmark: Path | None = option(None, help="benchmark folder")
-    dedup: bool = option(False, help="eval/audit.py --dedup")
     nproc: int = option(1, gt=0, help="scoring processes")
-    run_args: tuple[str, ...] = option((), help="more eval/run.py flags")
-    audit_args: tuple[str, ...] = option((), help="more eval/audit.py flags")
     suite: str | None = option(None, help="a curated task suite (eval/suites/NAME)")
+    run: RunConfig = field(default_factory=lambda: RunConfig(checkpoints=(), out=""))
+    audit: AuditConfig = field(default_factory=lambda: AuditConfig(out=""))
+
+    @property
+    def protocol(self) -> str:
+        return self.run.protocol
+
+    @property
+    def seeds(self) -> int:
+        return self.run.seeds
 
 
 @dataclass(frozen=True)
@@ -185,7 +199,7 @@ class Recipe:
     vocabs: tuple[str, ...]
     analysis: bool
     bpe_sweep: tuple[int, ...]
-    analysis_args: tuple[str, ...]
+    vocab_report: AnalyzeConfig
     masking: tuple[MaskingSpec, ...]
     model: str
     ds_config: Path

@@ -10,13 +10,19 @@ distinct labels and seeds, vocabulary names that parse, files that exist). Any p
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from dnapt.cli import ConfigError, from_mapping, option
+from data_prep.vocab_report import AnalyzeConfig
+from dnapt.cli import ConfigError, from_mapping, is_option, option
+from eval.config import AuditConfig, RunConfig
 from testbed.recipe import (
+    ANALYZE_OWNED,
+    AUDIT_OWNED,
     ROOT,
+    RUN_OWNED,
     BudgetTable,
     CorpusSpec,
     CostSpec,
@@ -76,6 +82,38 @@ class _Reader:
             return from_mapping(cls, data, where, " ")
         except ConfigError as e:
             raise RecipeError(f"{self.path}: {e}") from None
+
+    def stage_config(
+        self, where: str, cls: type[T], table: Any, owned: tuple[str, ...], **placeholders: Any
+    ) -> T:
+        """A stage's own config from a recipe table (``[eval.run]``: ``eval.config.RunConfig``):
+        its options only, without the fields the testbed sets per call (``owned``), which get
+        ``placeholders`` until then."""
+        if not isinstance(table, dict):
+            self.fail(where, f"must be a table, got {table!r}")
+        for key in owned:
+            if key in table:
+                self.fail(f"{where} {key}", "set by the testbed for each call: remove it")
+        self._options_only(where, cls, table)
+        try:
+            return from_mapping(cls, {**placeholders, **table}, where, " ")
+        except ConfigError as e:
+            raise RecipeError(f"{self.path}: {e}") from None
+        except ValueError as e:  # the config's own cross-field checks
+            self.fail(where, str(e))
+
+    def _options_only(self, where: str, cls: type, table: dict[str, Any]) -> None:
+        """A key that is no command-line option could not reach the stage (its argv carries
+        options only), so it is an error rather than a value silently dropped."""
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            if f.name not in table:
+                continue
+            if dataclasses.is_dataclass(hints[f.name]) and isinstance(table[f.name], dict):
+                inner = f"{where[:-1]}.{f.name}]" if where.endswith("]") else f"{where}.{f.name}"
+                self._options_only(inner, hints[f.name], table[f.name])
+            elif not is_option(f):
+                self.fail(f"{where} {f.name}", "not an option of the stage's command line")
 
     def strings(self, where: str, values: tuple[str, ...]) -> None:
         if not all(values):
@@ -138,8 +176,11 @@ def _vocab(r: _Reader) -> VocabTable:
             VocabSpec.parse(n)
         except VocabError as e:
             r.fail("[vocab] names", str(e))
-    r.strings("[vocab] analysis_args", v.analysis_args)
     return v
+
+
+def _vocab_report(r: _Reader, v: VocabTable) -> AnalyzeConfig:
+    return r.stage_config("[vocab.report]", AnalyzeConfig, v.report, ANALYZE_OWNED, data="")
 
 
 def _masking(r: _Reader) -> tuple[MaskingSpec, ...]:
@@ -225,11 +266,21 @@ def _eval(r: _Reader) -> EvalSpec:
         if given != "all":
             r.fail("[eval] tasks", f"'{given}': use \"all\" or a list of 'source/task' ids")
         raw = {k: v for k, v in raw.items() if k != "tasks"}
-    e = r.parse("[eval]", EvalSpec, raw)
+    if not isinstance(raw, dict):
+        r.fail("[eval]", f"must be a table, got {raw!r}")
+    stages = {k: raw[k] for k in ("run", "audit") if k in raw}
+    e = r.parse("[eval]", EvalSpec, {k: v for k, v in raw.items() if k not in stages})
     if isinstance(given, list) and (not e.tasks or not all(x.count("/") == 1 for x in e.tasks)):
         r.fail("[eval] tasks", f"must be \"all\" or a list of 'source/task' ids, got {given!r}")
-    r.strings("[eval] run_args", e.run_args)
-    r.strings("[eval] audit_args", e.audit_args)
+    e = replace(
+        e,
+        run=r.stage_config(
+            "[eval.run]", RunConfig, stages.get("run", {}), RUN_OWNED, checkpoints=(), out=""
+        ),
+        audit=r.stage_config(
+            "[eval.audit]", AuditConfig, stages.get("audit", {}), AUDIT_OWNED, out=""
+        ),
+    )
     if e.suite is not None:
         if e.benchmark is not None:
             r.fail("[eval] suite", "a suite is its own benchmark: remove 'benchmark' or 'suite'")
@@ -299,7 +350,7 @@ def load_recipe(path: str | Path) -> Recipe:
         vocabs=vocab.names,
         analysis=vocab.analysis,
         bpe_sweep=vocab.bpe_sweep,
-        analysis_args=vocab.analysis_args,
+        vocab_report=_vocab_report(r, vocab),
         masking=masking,
         model=model,
         ds_config=ds_config,

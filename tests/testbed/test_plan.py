@@ -252,10 +252,15 @@ def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
     from eval.audit import parse_args as audit_args
     from eval.run import parse_args as run_args
 
+    from data_prep.analyze_vocab import config_from_args
+
     r = recipe("smoke")
-    analysis_parser().parse_args(analysis_command(r, tmp_path / "s", tmp_path / "v")[2:])
+    ns = analysis_parser().parse_args(analysis_command(r, tmp_path / "s", tmp_path / "v")[2:])
+    analysis = config_from_args(ns)  # the recipe's [vocab.report] reaches the stage typed
+    assert analysis.robust_windows == 500 and analysis.benchmark is None and analysis.no_benchmark
+    assert analysis.out == tmp_path / "v"
     audit = audit_args(audit_command(r, tmp_path / "a")[2:])
-    assert audit.tasks == ",".join(r.eval.tasks)
+    assert audit.tasks == ",".join(r.eval.tasks) and audit.n_boot == 200 == r.eval.audit.n_boot
     one = replace(r, eval=replace(r.eval, nproc=1))
     cmd, env = eval_command(
         one, [tmp_path / "x" / "hf"], tmp_path / "c.json", tmp_path / "o", False
@@ -263,6 +268,10 @@ def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
     assert env == {} and cmd[1].endswith("eval/run.py")
     cfg = run_args(cmd[2:])
     assert cfg.protocol == "probe" and cfg.seeds == 2 and cfg.tasks.startswith("curated:")
+    assert cfg.n_boot == 200 and cfg.checkpoints == (str(tmp_path / "x" / "hf"),)
+    assert replace(cfg, checkpoints=(), out="", tasks="all", benchmark=None) == replace(
+        r.eval.run, benchmark=None
+    )  # every other option is the recipe's [eval.run], as RunConfig
     two = replace(r, eval=replace(r.eval, nproc=2))
     cmd, env = eval_command(two, [tmp_path / "hf"], tmp_path / "c.json", tmp_path / "o", False)
     assert env == {"ACCELERATE_USE_CPU": "1"} and "--cpu" not in cmd

@@ -132,7 +132,29 @@ CASES = [
         "bases = 40960\n[train]\nseeds = [0, 0]",
         "[train] seeds: lists a seed twice",
     ),
-    ("bases = 40960", 'bases = 40960\n[eval]\nprotocol = "zero-shot"', "[eval] protocol"),
+    ("bases = 40960", 'bases = 40960\n[eval.run]\nprotocol = "zero-shot"', "[eval.run] protocol"),
+    ("bases = 40960", "bases = 40960\n[eval.run]\nn_boot = 0", "[eval.run] n_boot 0: must be >= 1"),
+    ("bases = 40960", 'bases = 40960\n[eval.run]\nout = "x"', "[eval.run] out: set by the testbed"),
+    (
+        "bases = 40960",
+        "bases = 40960\n[eval.audit]\nnboot = 5",
+        "[eval.audit]: unknown key(s) nboot",
+    ),
+    (
+        "bases = 40960",
+        "bases = 40960\n[eval.run.finetune]\nweight_decay = 0.1",
+        "[eval.run.finetune] weight_decay: not an option",
+    ),
+    (
+        "bases = 40960",
+        'bases = 40960\n[eval]\nrun_args = ["--n-boot", "9"]',
+        "unknown key(s) run_args",
+    ),
+    (
+        "bases = 40960",
+        "bases = 40960\n[vocab.report]\nrobust_windows = 0",
+        "[vocab.report] robust_windows 0",
+    ),
     ("bases = 40960", 'bases = 40960\n[eval]\ntasks = ["splice"]', "[eval] tasks"),
     ("bases = 40960", 'bases = 40960\n[eval]\nsuite = "nope"', "[eval] suite: 'nope'"),
     (
