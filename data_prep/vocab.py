@@ -94,6 +94,11 @@ class VocabSpec:
             raise VocabError(f"bpe size {size} out of range: use 16 <= size <= 1000000")
         return cls(name, "bpe", bpe_size=size)
 
+    @property
+    def size(self) -> int:
+        """Tokens, specials included (BPE: the target size; training may stop below it)."""
+        return self.bpe_size if self.family == "bpe" else N_SPECIAL + len(_content_tokens(self))
+
 
 def _kmer_strings(k: int) -> list[str]:
     """All ACGT k-mers in DNABERT's vocabulary order (itertools.product order, A<C<G<T)."""

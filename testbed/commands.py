@@ -36,17 +36,8 @@ def on_gpu() -> bool:
 
 
 def shard_command(recipe: Recipe, shards: Path, overwrite: bool) -> list[str]:
-    c = recipe.corpus
-    cmd = [*python(), str(ROOT / "data_prep" / "shard.py"), "--fasta", *c.sources]
-    cmd += ["--out", str(shards), "--vocab", ",".join(recipe.vocabs)]
-    cmd += ["--window", str(c.window), "--stride", str(c.stride)]
-    if c.val_records:
-        cmd += ["--val-records", ",".join(c.val_records)]
-    elif c.val_fraction is not None:
-        cmd += ["--val-fraction", str(c.val_fraction)]
-    cmd += ["--max-n-frac", str(c.max_n_frac), "--seed", str(c.seed)]
-    cmd += ["--bpe-train-bases", str(c.bpe_train_bases), "--workers", str(c.workers)]
-    return cmd + (["--overwrite"] if overwrite else [])
+    cfg = recipe.shard_config(shards, overwrite)
+    return [*python(), str(ROOT / "data_prep" / "shard.py"), *to_argv(cfg)]
 
 
 def verify_command(shards: Path) -> list[str]:

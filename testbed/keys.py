@@ -28,22 +28,9 @@ def canonical_hash(obj: Any) -> str:
 
 
 def shard_params(recipe: Recipe) -> dict[str, Any]:
-    """Exactly what ``data_prep/shard.py`` writes as ``manifest.json["params"]``."""
-    c = recipe.corpus
-    return {
-        "inputs": list(c.sources),
-        "vocabs": list(recipe.vocabs),
-        "window": c.window,
-        "stride": c.stride,
-        "val_records": list(c.val_records),
-        "val_fraction": 0.0
-        if c.val_records
-        else (0.05 if c.val_fraction is None else c.val_fraction),
-        "max_n_frac": c.max_n_frac,
-        "seed": c.seed,
-        "format": "mds",
-        "bpe_train_bases": c.bpe_train_bases,
-    }
+    """Exactly what ``data_prep/shard.py`` writes as ``manifest.json["params"]``: the params of
+    the ``ShardConfig`` the testbed hands it (``Recipe.shard_config``)."""
+    return recipe.shard_config(Path("-")).params().to_json()
 
 
 def source_digests(recipe: Recipe) -> list[str | None]:

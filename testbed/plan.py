@@ -105,16 +105,10 @@ class VocabShape:
 
 def vocab_shape(name: str) -> VocabShape:
     """Family, k and size of a vocabulary name (BPE: its target size, an upper bound)."""
-    from data_prep.vocab import N_SPECIAL, VocabSpec
+    from data_prep.vocab import VocabSpec
 
     spec = VocabSpec.parse(name)
-    content = {
-        "char": 5,
-        "kmer-overlap": 4**spec.k,
-        "kmer-disjoint": 4**spec.k + 5,
-        "bpe": spec.bpe_size - N_SPECIAL,
-    }[spec.family]
-    return VocabShape(name, spec.family, spec.k, N_SPECIAL + content)
+    return VocabShape(name, spec.family, spec.k, spec.size)
 
 
 def masking_config(spec: MaskingSpec):

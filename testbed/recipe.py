@@ -15,13 +15,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data_prep.vocab_report import AnalyzeConfig
 from dnapt.cli import option
 from eval.config import AuditConfig, RunConfig
 from trainer.config import TrainConfig
 from trainer.launch import LaunchConfig
+
+if TYPE_CHECKING:
+    from data_prep.shard_config import ShardConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_MODES = ("local", "hostfile", "node-rank")
@@ -209,3 +212,28 @@ class Recipe:
     eval: EvalSpec
     launcher: LauncherSpec
     cost: CostSpec = field(default_factory=CostSpec)
+
+    def shard_config(self, shards: Path, overwrite: bool = False) -> ShardConfig:
+        """The corpus as ``data_prep/shard.py``'s own ``ShardConfig`` (its defaults apply where
+        the recipe is silent): the shard command and the expected manifest both come from it."""
+        from data_prep.shard_config import ShardConfig
+        from data_prep.windows import WindowConfig
+
+        c = self.corpus
+        windows = WindowConfig(
+            window=c.window,
+            stride=c.stride,
+            val_records=c.val_records,
+            val_fraction=c.val_fraction,
+            max_n_frac=c.max_n_frac,
+        )
+        return ShardConfig(
+            out=str(shards),
+            inputs=c.sources,
+            vocabs=self.vocabs,
+            windows=windows,
+            workers=c.workers,
+            seed=c.seed,
+            bpe_train_bases=c.bpe_train_bases,
+            overwrite=overwrite,
+        )

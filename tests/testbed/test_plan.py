@@ -249,10 +249,9 @@ def test_train_command_per_launcher(mode: str, expect: list[str], tmp_path: Path
 
 def test_stage_commands_parse_with_their_clis(tmp_path: Path) -> None:
     from data_prep.analyze_vocab import build_parser as analysis_parser
+    from data_prep.analyze_vocab import config_from_args
     from eval.audit import parse_args as audit_args
     from eval.run import parse_args as run_args
-
-    from data_prep.analyze_vocab import config_from_args
 
     r = recipe("smoke")
     ns = analysis_parser().parse_args(analysis_command(r, tmp_path / "s", tmp_path / "v")[2:])
