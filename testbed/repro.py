@@ -8,7 +8,6 @@ the installed package versions and the machine.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import subprocess
@@ -111,12 +110,14 @@ def sha256_bytes(data: bytes) -> str:
 
 def data_record(shards: Path) -> dict[str, Any]:
     """sha256 of manifest.json itself, of every source file and of every tokenizer."""
-    raw = (shards / "manifest.json").read_bytes()
-    manifest = json.loads(raw)
+    from data_prep.manifest import Manifest
+
+    path = shards / "manifest.json"
+    manifest = Manifest.read(path, require_digest=False)
     return {
         "shards": str(shards),
-        "manifest_sha256": sha256_bytes(raw),
-        "sources": [{"input": s["input"], "sha256": s["sha256"]} for s in manifest["sources"]],
-        "tokenizers_sha256": {n: v["tokenizer_sha256"] for n, v in manifest["vocabs"].items()},
-        "params": manifest["params"],
+        "manifest_sha256": sha256_bytes(path.read_bytes()),
+        "sources": [{"input": s.input, "sha256": s.sha256} for s in manifest.sources],
+        "tokenizers_sha256": {n: v.tokenizer_sha256 for n, v in manifest.vocabs.items()},
+        "params": manifest.params.to_json(),
     }

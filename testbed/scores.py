@@ -27,31 +27,34 @@ def split_report(
 ) -> None:
     """Store each cell's share of an eval report as ``folder/cells/<id>.json`` (with the stamp of
     the training it scored) and the task-level information as ``folder/tasks.json``."""
+    from eval.contracts import ContractError, Report
+
     if not report_path.is_file():
         raise TestbedError(f"eval wrote no {report_path}")
-    report = json.loads(report_path.read_text())
-    tasks = {}
-    for task_id, t in report["tasks"].items():
-        tasks[task_id] = {k: v for k, v in t.items() if k not in ("models", "comparisons")}
-    meta = {k: v for k, v in report.items() if k not in ("tasks", "checkpoints", "run")}
+    try:
+        report = Report.read(report_path)
+    except ContractError as e:
+        raise TestbedError(str(e)) from None
+    tasks = {task_id: t.facts() for task_id, t in report.tasks.items()}
+    meta = {k: v for k, v in report.to_json().items() if k not in ("tasks", "checkpoints", "run")}
     (folder / "cells").mkdir(parents=True, exist_ok=True)
     (folder / "tasks.json").write_text(
         json.dumps({"report": meta, "tasks": tasks}, indent=2) + "\n"
     )
     for cell in cells:
         per_task = {}
-        for task_id, t in report["tasks"].items():
-            if cell.id not in t["models"]:
+        for task_id, t in report.tasks.items():
+            if cell.id not in t.models:
                 raise TestbedError(
                     f"{report_path}: task {task_id} has no model '{cell.id}' (eval/run.py names "
                     "a checkpoint RUN/hf after its run directory)"
                 )
-            m = t["models"][cell.id]
+            m = t.models[cell.id]
             per_task[task_id] = {
                 "pretrained": m["pretrained"],
                 "scratch": m["scratch"],
                 "truncated": m.get("truncated"),
-                "comparison": t["comparisons"][cell.id],
+                "comparison": t.comparisons[cell.id],
             }
         record = {
             "key": cell.key,

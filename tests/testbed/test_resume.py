@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import testbed.run as tbmod
+from eval.contracts import CheckpointEntry, Report, TaskScores
 from testbed.commands import on_gpu
 from testbed.keys import analysis_key, audit_key, shard_params, source_digests
 from testbed.layout import CELL_MARKER, KEY_MARKER, layout_for
@@ -60,26 +61,35 @@ def summary(mcc: float) -> dict:
 
 
 def fake_report(names: list[str]) -> dict:
+    """A report.json as eval/run.py writes it (through its contract), with made-up scores."""
     base = {"mcc": 0.5, "accuracy": 0.7, "macro_f1": 0.6, "auroc": None, "mcc_ci95": [0.4, 0.6]}
-    return {
-        "protocol": "probe",
-        "checkpoints": [{"name": n} for n in names],
-        "run": {},
-        "tasks": {
-            TASK: {
-                "train_split": "train",
-                "selection_split": "dev",
-                "note": "",
-                "n": {"train": 10, "dev": 2, "test": 2},
-                "baselines": {"kmer_lr": base, "gc_length_lr": base},
-                "models": {
-                    n: {"pretrained": summary(0.3), "scratch": summary(0.1), "truncated": {}}
-                    for n in names
-                },
-                "comparisons": {n: {"verdict": "no significant difference"} for n in names},
-            }
+    task = TaskScores(
+        classes=[0, 1],
+        train_split="train",
+        selection_split="dev",
+        note="",
+        n={"train": 10, "dev": 2, "test": 2},
+        baselines={"kmer_lr": base, "gc_length_lr": base},
+        models={
+            n: {"pretrained": summary(0.3), "scratch": summary(0.1), "truncated": {}} for n in names
         },
-    }
+        comparisons={n: {"verdict": "no significant difference"} for n in names},
+    )
+    return Report(
+        protocol="probe",
+        protocol_config={},
+        seeds=[0, 1],
+        n_boot=10,
+        length_policy={},
+        iupac_policy="error",
+        benchmark={},
+        baseline_config={},
+        checkpoints=tuple(
+            CheckpointEntry(n, f"/runs/{n}/hf", "bert", "char", 34, 8) for n in names
+        ),
+        tasks={TASK: task},
+        run={},
+    ).to_json()
 
 
 def write_trained_run(run: Path, key: str) -> None:
