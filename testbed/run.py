@@ -33,6 +33,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from eval.contracts import ContractError, CuratedList
 from testbed.commands import (
     analysis_command,
     audit_command,
@@ -306,7 +307,11 @@ class Testbed:
         folder = self.scores_dir(curated)
         stamps = {c.id: self.trained_stamp(c) for c in cells}
         pending = [c for c in cells if scored_stamp(folder, c) != stamps[c.id]]
-        if not json.loads(curated.read_text())["tasks"]:
+        try:
+            kept = CuratedList.read(curated).tasks
+        except ContractError as e:
+            raise TestbedError(str(e)) from None
+        if not kept:
             self.failures.append("the audit kept no task: nothing to score")
             self.console.print("[red]audit kept no task; no cell can be scored[/]")
             return
