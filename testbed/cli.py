@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from data_prep.errors import print_error
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 from testbed.layout import (
     TestbedError,
     layout_for,
@@ -44,6 +46,34 @@ def check_node_args(
         )
 
 
+@dataclass(frozen=True)
+class RecipeRunConfig:
+    """``python -m testbed``'s arguments: which recipe, where, and how this node takes part."""
+
+    recipe: str = option(
+        flags=("recipe",),
+        help="recipe TOML file (e.g. recipes/demo.toml) or the name of one in recipes/ (e.g. smoke)",
+    )
+    out: Path | None = option(
+        None, help="results folder (default: the recipe's 'results', else out/testbed/<name>)"
+    )
+    dry_run: bool = option(
+        False,
+        help="print every command and the expected shard sizes, token counts and compute "
+        "(from the manifest when present, else from record lengths); runs and writes nothing",
+    )
+    node_rank: int | None = option(
+        None,
+        ge=0,
+        help="node-rank launcher mode: this node's rank (node 0 does every step; the others "
+        "only join the training runs)",
+    )
+    master_addr: str | None = option(
+        None, help="node-rank mode: address of node 0 (else the recipe's)"
+    )
+    verbose: bool = option(False, help="stream every stage's output (always in RESULTS/logs)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m testbed",
@@ -52,37 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "RESULTS/testbed.{json,md} and plots. Reruns skip finished work. Recipe schema: "
         "docs/testbed.md.",
     )
-    p.add_argument(
-        "recipe",
-        help="recipe TOML file (e.g. recipes/demo.toml) or the name of one in recipes/ (e.g. smoke)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="results folder (default: the recipe's 'results', else out/testbed/<name>)",
-    )
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print every command and the expected shard sizes, token counts and compute "
-        "(from the manifest when present, else from record lengths); runs and writes nothing",
-    )
-    p.add_argument(
-        "--node-rank",
-        type=int,
-        default=None,
-        help="node-rank launcher mode: this node's rank (node 0 does every step; the others "
-        "only join the training runs)",
-    )
-    p.add_argument(
-        "--master-addr", default=None, help="node-rank mode: address of node 0 (else the recipe's)"
-    )
-    p.add_argument(
-        "--verbose",
-        action="store_true",
-        help="stream every stage's output (always in RESULTS/logs)",
-    )
+    add_options(p, RecipeRunConfig)
     return p
 
 
@@ -101,9 +101,9 @@ def recipe_path(arg: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
     console = Console()
     try:
+        args = from_namespace(RecipeRunConfig, build_parser().parse_args(argv))
         recipe = load_recipe(recipe_path(args.recipe))
         check_node_args(recipe, args.node_rank, args.master_addr, args.dry_run)
         layout = layout_for(recipe, args.out)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             console=console,
         )
         return testbed.run()
-    except (RecipeError, TestbedError) as e:
+    except (RecipeError, TestbedError, ConfigError) as e:
         print_error("testbed", e)
         return 2
 
