@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dnapt.cli import ConfigError, option
 from eval.metrics import align_proba
+
+if TYPE_CHECKING:
+    from eval.benchmark import Task
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,19 @@ def fit_probe(
         model.coef_, model.intercept_ = best_state
     proba = align_proba(model.predict_proba((xte - mean) / sd), model.classes_, classes)
     return ProbeResult(np.asarray(classes)[proba.argmax(1)], proba, best_c, best_mcc)
+
+
+def probe_task(task: Task, emb: dict[str, np.ndarray], cfg: ProbeConfig) -> ProbeResult:
+    """``fit_probe`` on one task's embeddings (``emb[split]``): fit on its train split (dev when
+    it has none), choose C on its selection split, predict test."""
+    y = {s: task.positions(task.splits[s].labels) for s in emb}
+    sel = task.selection_split
+    return fit_probe(
+        emb[task.train_split],
+        y[task.train_split],
+        emb[sel] if sel else None,
+        y[sel] if sel else None,
+        emb["test"],
+        list(range(len(task.classes))),
+        cfg,
+    )

@@ -20,7 +20,7 @@ from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
 from eval.config import RunConfig
 from eval.encoder import Checkpoint, build_encoder, embed, tokenize
 from eval.finetune import build_classifier, finetune
-from eval.probe import fit_probe
+from eval.probe import probe_task
 
 if TYPE_CHECKING:  # torch loads with the first model, not at import
     import torch
@@ -142,17 +142,7 @@ class Runner:
         emb, truncated = {}, {}
         for s in splits:
             emb[s], truncated[s] = self._embed_split(job, ckpt, task.splits[s].sequences)
-        y = {s: task.positions(task.splits[s].labels) for s in splits}
-        sel = task.selection_split
-        res = fit_probe(
-            emb[task.train_split],
-            y[task.train_split],
-            emb[sel] if sel else None,
-            y[sel] if sel else None,
-            emb["test"],
-            list(range(len(task.classes))),
-            self.cfg.probe,
-        )
+        res = probe_task(task, emb, self.cfg.probe)
         return {
             "pred": res.pred,
             "proba": res.proba,
