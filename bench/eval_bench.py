@@ -20,12 +20,15 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForMaskedLM
 
+from data_prep.errors import print_error
 from data_prep.vocab import PAD_ID, build_vocab
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 from eval.benchmark import discover_tasks, load_task, resolve_benchmark
 from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
 from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
@@ -102,31 +105,43 @@ def probe_task(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class EvalBenchConfig:
+    """``python bench/eval_bench.py``'s arguments."""
+
+    benchmark: str | None = option(
+        None, help="benchmark dir (default: $DNAPT_DATA_MIRROR/benchmark)"
+    )
+    vocab: str = option("kmer6-disjoint", help="dnapt vocabulary (default %(default)s)")
+    window: int = option(
+        512, help="pretraining window in bases: sets the max length (default %(default)s)"
+    )
+    batch_size: int = option(64, help="embedding batch size (default %(default)s)")
+    tasks: str | None = option(None, help="comma-separated task ids (default: all)")
+    cache_dir: str | None = option(
+        None,
+        help="embeddings cache as in eval/run.py (default: none, every run extracts); run "
+        "twice with the same dir to time a re-score",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The eval_bench CLI, generated from ``EvalBenchConfig``."""
     p = argparse.ArgumentParser(
         prog="bench/eval_bench.py",
         description="Probe time of a bert-tiny checkpoint over every task of the benchmark "
         "(full train sets) and embedding sequences/s; JSON lines on stdout.",
     )
-    p.add_argument("--benchmark", help="benchmark dir (default: $DNAPT_DATA_MIRROR/benchmark)")
-    p.add_argument(
-        "--vocab", default="kmer6-disjoint", help="dnapt vocabulary (default kmer6-disjoint)"
-    )
-    p.add_argument(
-        "--window",
-        type=int,
-        default=512,
-        help="pretraining window in bases: sets the max length (default 512)",
-    )
-    p.add_argument("--batch-size", type=int, default=64, help="embedding batch size (default 64)")
-    p.add_argument("--tasks", default=None, help="comma-separated task ids (default: all)")
-    p.add_argument(
-        "--cache-dir",
-        default=None,
-        help="embeddings cache as in eval/run.py (default: none, every run extracts); run "
-        "twice with the same dir to time a re-score",
-    )
-    args = p.parse_args(argv)
+    add_options(p, EvalBenchConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = from_namespace(EvalBenchConfig, build_parser().parse_args(argv))
+    except ConfigError as e:
+        print_error("bench/eval_bench.py", e)
+        return 2
 
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,14 +17,17 @@ import argparse
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from data_prep.errors import print_error
 from data_prep.fasta import read_fasta
 from data_prep.sources import resolve
 from data_prep.vocab import Vocab, build_vocab
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 from trainer.data import encode_windows
 from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker
 from trainer.run_record import METRICS_FILE, ValRecord, read_metrics
@@ -142,22 +145,46 @@ def evidence(shards: Path, out: Path, steps: int, ds_config: Path, extra: list[s
         )
 
 
-def main(argv: list[str] | None = None) -> None:
+@dataclass(frozen=True)
+class ThroughputConfig:
+    """``python bench/masking_evidence.py throughput``'s arguments."""
+
+    window: int = option(512, help="window length in bases")
+    batch: int = option(32, help="windows per batch")
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """``python bench/masking_evidence.py evidence``'s arguments (the rest goes to the trainer)."""
+
+    shards: Path = option(help="shard root holding the vocabs")
+    out: Path = option(help="folder for the three run dirs")
+    steps: int = option(300, help="training steps per run")
+    ds_config: Path = option(ROOT / "ds_configs" / "zero0.json", help="DeepSpeed JSON of the runs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The two subcommands, generated from ``ThroughputConfig`` and ``EvidenceConfig``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("throughput", help="masker tokens/s per vocabulary and strategy")
-    t.add_argument("--window", type=int, default=512)
-    t.add_argument("--batch", type=int, default=32)
+    add_options(t, ThroughputConfig)
     e = sub.add_parser("evidence", help="neighbor vs leakfree vs char/random training runs")
-    e.add_argument("--shards", type=Path, required=True, help="shard root holding the vocabs")
-    e.add_argument("--out", type=Path, required=True, help="folder for the three run dirs")
-    e.add_argument("--steps", type=int, default=300)
-    e.add_argument("--ds-config", type=Path, default=ROOT / "ds_configs" / "zero0.json")
-    a, extra = p.parse_known_args(argv)
-    if a.cmd == "throughput":
-        throughput(a.window, a.batch)
+    add_options(e, EvidenceConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    a, extra = build_parser().parse_known_args(argv)
+    try:
+        cfg = from_namespace(ThroughputConfig if a.cmd == "throughput" else EvidenceConfig, a)
+    except ConfigError as e:
+        print_error("bench/masking_evidence.py", e)
+        raise SystemExit(2) from None
+    if isinstance(cfg, ThroughputConfig):
+        throughput(cfg.window, cfg.batch)
     else:
-        evidence(a.shards, a.out, a.steps, a.ds_config, extra)
+        evidence(cfg.shards, cfg.out, cfg.steps, cfg.ds_config, extra)
 
 
 if __name__ == "__main__":

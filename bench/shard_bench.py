@@ -32,7 +32,11 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from data_prep.errors import print_error
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ["ecoli_k12", "scerevisiae_s288c", "hg38_chr2_slice"]  # data_prep.sources.DEMO_CORPUS
@@ -190,31 +194,44 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument(
-        "--vocab",
-        default="char,kmer6-overlap,kmer6-disjoint,bpe-4096",
+@dataclass(frozen=True)
+class ShardBenchConfig:
+    """``python bench/shard_bench.py``'s arguments."""
+
+    vocab: str = option(
+        "char,kmer6-overlap,kmer6-disjoint,bpe-4096",
         help="vocabularies to measure (comma-separated)",
     )
-    p.add_argument(
-        "--naive-mb",
-        type=float,
-        default=2.0,
-        help="megabases of the corpus the naive baseline processes (default 2)",
+    naive_mb: float = option(
+        2.0, help="megabases of the corpus the naive baseline processes (default %(default)s)"
     )
-    p.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
-    p.add_argument("--before", help="also measure this git revision (e.g. a commit hash)")
-    p.add_argument("--no-rss", action="store_true", help="skip the peak-RSS comparison")
-    p.add_argument("--child", help=argparse.SUPPRESS)
-    a = p.parse_args(argv)
+    workers: tuple[int, ...] = option((1, 2), help="worker counts to measure")
+    before: str | None = option(None, help="also measure this git revision (e.g. a commit hash)")
+    no_rss: bool = option(False, help="skip the peak-RSS comparison")
+    child: str | None = option(None, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The shard_bench CLI, generated from ``ShardBenchConfig``."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_options(p, ShardBenchConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    try:
+        a = from_namespace(ShardBenchConfig, p.parse_args(argv))
+    except ConfigError as e:
+        print_error(p.prog, e)
+        return 2
     if a.child:
         kind, *args = json.loads(a.child)
         fn = _child_fast if kind == "fast" else _child_naive
         print(json.dumps(fn(*args)))
         return 0
 
-    workers = [int(w) for w in a.workers.split(",")]
+    workers = list(a.workers)
     with tempfile.TemporaryDirectory() as tmp:
         before = _checkout(a.before, Path(tmp)) if a.before else None
         for vocab in a.vocab.split(","):

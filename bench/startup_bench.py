@@ -21,7 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from data_prep.errors import print_error
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
@@ -65,11 +69,28 @@ def _import_seconds(module: str) -> float:
     return float("nan")
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class StartupBenchConfig:
+    """``python bench/startup_bench.py``'s arguments."""
+
+    before: str | None = option(None, help="also measure this git revision (e.g. a commit hash)")
+    repeats: int = option(5, help="trials per command and tree (%(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The startup_bench CLI, generated from ``StartupBenchConfig``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--before", help="also measure this git revision (e.g. a commit hash)")
-    p.add_argument("--repeats", type=int, default=5, help="trials per command and tree (5)")
-    a = p.parse_args(argv)
+    add_options(p, StartupBenchConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    try:
+        a = from_namespace(StartupBenchConfig, p.parse_args(argv))
+    except ConfigError as e:
+        print_error(p.prog, e)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"after": ROOT}
         if a.before:

@@ -12,10 +12,13 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from data_prep.errors import print_error
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 from dnapt.markdown import md_table
 from eval.audit import main as audit_main
 from eval.baselines import BaselineConfig, run_baselines
@@ -24,10 +27,27 @@ from eval.contracts import AuditResult
 from eval.make_task import main as make_main
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class SuiteTableConfig:
+    """``python bench/suite_table.py``'s arguments."""
+
+    out: Path = option(help="folder for the suite (bench/) and its audit (audit/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The suite_table CLI, generated from ``SuiteTableConfig``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
+    add_options(p, SuiteTableConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    try:
+        a = from_namespace(SuiteTableConfig, p.parse_args(argv))
+    except ConfigError as e:
+        print_error(p.prog, e)
+        return 2
     torch.set_num_threads(1)
     out = Path(a.out)
     t0 = time.perf_counter()

@@ -20,12 +20,15 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from data_prep.errors import print_error
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 from trainer.data import (
     MlmCollator,
     TrainStream,
@@ -55,7 +58,7 @@ def emit(**record: Any) -> None:
     print(json.dumps(record), flush=True)
 
 
-def ds_config(args: argparse.Namespace, total_steps: int) -> dict[str, Any]:
+def ds_config(args: TrainBenchConfig, total_steps: int) -> dict[str, Any]:
     path = args.ds_config
     raw = load_ds_config(path)
     raw["train_micro_batch_size_per_gpu"] = args.micro_batch
@@ -127,7 +130,7 @@ def train_flops_per_token(cfg: Any, seq_len: int) -> float:
     return 6 * matmul_params + 12 * n_layers * h * seq_len
 
 
-def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> float:
+def bench_steps(args: TrainBenchConfig, shards, mcfg, stream: TrainStream) -> float:
     """(a) vs (b); returns the DeepSpeed step's tokens/s (what the loader must keep up with)."""
     import deepspeed
 
@@ -205,7 +208,7 @@ def bench_steps(args: argparse.Namespace, shards, mcfg, stream: TrainStream) -> 
     return med[ds_name]
 
 
-def bench_loader(args: argparse.Namespace, shards, masker, step_rate: float) -> None:
+def bench_loader(args: TrainBenchConfig, shards, masker, step_rate: float) -> None:
     col = MlmCollator(shards.vocab, masker, shards.max_tokens + 2, 0, 1, args.workers)
     stream = TrainStream(
         build_train_loader(shards, col, args.micro_batch, 1, 64, args.workers), col
@@ -224,7 +227,7 @@ def bench_loader(args: argparse.Namespace, shards, masker, step_rate: float) -> 
     )
 
 
-def bench_masking(args: argparse.Namespace, shards, masker, step_rate: float) -> None:
+def bench_masking(args: TrainBenchConfig, shards, masker, step_rate: float) -> None:
     """Collation cost split: framing + spans vs the masking strategy, per batch, one core."""
     from streaming import StreamingDataset
 
@@ -252,40 +255,48 @@ def bench_masking(args: argparse.Namespace, shards, masker, step_rate: float) ->
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+@dataclass(frozen=True)
+class TrainBenchConfig:
+    """``python bench/train_bench.py``'s arguments."""
+
+    data: str = option(help="DIR/<vocab> written by data_prep/shard.py")
+    ds_config: Path = option(
+        ROOT / "ds_configs" / "zero2.json",
+        help="DeepSpeed JSON for path (a)",
+    )
+    model: str = option("bert-tiny", help="trainer preset (default: %(default)s)")
+    micro_batch: int = option(16, help="sequences per step")
+    steps: int = option(20, help="timed steps per trial")
+    warmup: int = option(3, help="untimed steps first")
+    trials: int = option(3, help="alternating trials (median reported)")
+    precision: str = option(
+        "auto",
+        choices=("auto", "fp32", "bf16"),
+        help="auto: the ds_config's rule (bf16 where it pays off)",
+    )
+    masking: str = option("random", help="strategy for the loader and masking bench")
+    workers: int = option(2, help="loader workers (default: the trainer's, %(default)s)")
+    loader_batches: int = option(100, help="batches for the loader bench")
+    threads: int | None = option(
+        None, help="torch CPU threads (default: all cores); 1 is steadier on a busy machine"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The train_bench CLI, generated from ``TrainBenchConfig``."""
     p = argparse.ArgumentParser(
         prog="python bench/train_bench.py", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--data", required=True, help="DIR/<vocab> written by data_prep/shard.py")
-    p.add_argument(
-        "--ds-config",
-        type=Path,
-        default=ROOT / "ds_configs" / "zero2.json",
-        help="DeepSpeed JSON for path (a) (default: ds_configs/zero2.json)",
-    )
-    p.add_argument("--model", default="bert-tiny", help="trainer preset (default: %(default)s)")
-    p.add_argument("--micro-batch", type=int, default=16, help="sequences per step")
-    p.add_argument("--steps", type=int, default=20, help="timed steps per trial")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    p.add_argument("--trials", type=int, default=3, help="alternating trials (median reported)")
-    p.add_argument(
-        "--precision",
-        choices=("auto", "fp32", "bf16"),
-        default="auto",
-        help="auto: the ds_config's rule (bf16 where it pays off)",
-    )
-    p.add_argument("--masking", default="random", help="strategy for the loader and masking bench")
-    p.add_argument(
-        "--workers", type=int, default=2, help="loader workers (default: the trainer's, 2)"
-    )
-    p.add_argument("--loader-batches", type=int, default=100, help="batches for the loader bench")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: all cores); 1 is steadier on a busy machine",
-    )
-    args = p.parse_args(argv)
+    add_options(p, TrainBenchConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = from_namespace(TrainBenchConfig, build_parser().parse_args(argv))
+    except ConfigError as e:
+        print_error("python bench/train_bench.py", e)
+        raise SystemExit(2) from None
 
     init_distributed(timeout_s=60)
     if args.threads:

@@ -24,10 +24,15 @@ train split's base composition on the same hidden bases) says whether any model 
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from data_prep.errors import print_error
+from dnapt.cli import ConfigError, add_options, from_namespace, option
 from testbed.fmt import pm
 
 SUPPORTED = "supported"
@@ -212,20 +217,35 @@ def findings_markdown(tb: dict[str, Any]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m testbed.findings RESULTS``: print a finished testbed run's Findings section."""
-    import argparse
-    import json
-    import sys
-    from pathlib import Path
+@dataclass(frozen=True)
+class FindingsConfig:
+    """``python -m testbed.findings``'s arguments."""
 
+    results: Path = option(help="a testbed results folder (holds testbed.json)", flags=("results",))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The findings CLI, generated from ``FindingsConfig``."""
     p = argparse.ArgumentParser(
         prog="python -m testbed.findings",
         description="Print the Findings section (claims, measured figures, verdicts) of a "
         "testbed results folder, recomputed from its testbed.json.",
     )
-    p.add_argument("results", type=Path, help="a testbed results folder (holds testbed.json)")
-    args = p.parse_args(argv)
+    add_options(p, FindingsConfig)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m testbed.findings RESULTS``: print a finished testbed run's Findings section."""
+    import json
+    import sys
+
+    p = build_parser()
+    try:
+        args = from_namespace(FindingsConfig, p.parse_args(argv))
+    except ConfigError as e:
+        print_error(p.prog, e)
+        return 2
     path = args.results / "testbed.json"
     try:
         tb = json.loads(path.read_text())
