@@ -33,7 +33,7 @@ from eval.benchmark import discover_tasks, load_task, resolve_benchmark
 from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
 from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
 from eval.jobs import Workers
-from eval.probe import ProbeConfig, fit_probe
+from eval.probe import ProbeConfig, probe_task
 from trainer.models import PRESETS
 
 
@@ -76,17 +76,7 @@ def probe_task(
         emb[s] = embed(model, ckpt, tokens[s], batch_size, "mean")
         cache.put(keys[s], emb[s], tokens[s].truncated)
     t2 = time.perf_counter()
-    y = {s: task.positions(task.splits[s].labels) for s in splits}
-    sel = task.selection_split
-    fit_probe(
-        emb[task.train_split],
-        y[task.train_split],
-        emb[sel] if sel else None,
-        y[sel] if sel else None,
-        emb["test"],
-        list(range(len(task.classes))),
-        cfg,
-    )
+    probe_task(task, emb, cfg)
     t3 = time.perf_counter()
     n = sum(len(task.splits[s]) for s in splits)
     return {

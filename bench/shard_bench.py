@@ -203,9 +203,9 @@ class ShardBenchConfig:
         help="vocabularies to measure (comma-separated)",
     )
     naive_mb: float = option(
-        2.0, help="megabases of the corpus the naive baseline processes (default %(default)s)"
+        2.0, gt=0, help="megabases of the corpus the naive baseline processes (default %(default)s)"
     )
-    workers: tuple[int, ...] = option((1, 2), help="worker counts to measure")
+    workers: tuple[int, ...] = option((1, 2), gt=0, help="worker counts to measure")
     before: str | None = option(None, help="also measure this git revision (e.g. a commit hash)")
     no_rss: bool = option(False, help="skip the peak-RSS comparison")
     child: str | None = option(None, help=argparse.SUPPRESS)

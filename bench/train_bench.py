@@ -266,9 +266,9 @@ class TrainBenchConfig:
     )
     model: str = option("bert-tiny", help="trainer preset (default: %(default)s)")
     micro_batch: int = option(16, help="sequences per step")
-    steps: int = option(20, help="timed steps per trial")
-    warmup: int = option(3, help="untimed steps first")
-    trials: int = option(3, help="alternating trials (median reported)")
+    steps: int = option(20, gt=0, help="timed steps per trial")
+    warmup: int = option(3, ge=0, help="untimed steps first")
+    trials: int = option(3, gt=0, help="alternating trials (median reported)")
     precision: str = option(
         "auto",
         choices=("auto", "fp32", "bf16"),
