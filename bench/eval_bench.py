@@ -55,7 +55,7 @@ def make_checkpoint(out: Path, vocab: str, window: int) -> Path:
     return out
 
 
-def probe_task(
+def timed_probe(
     ckpt, model, task, batch_size: int, cfg: ProbeConfig, cache: EmbeddingCache, digest: str
 ) -> dict:
     """The probe of one task, timed by stage; embeddings through the cache when it is on."""
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         digest = checkpoint_digest(ckpt.path)
         costs = [sum(len(s) for split in t.splits.values() for s in split.sequences) for t in tasks]
         results = {
-            i: probe_task(ckpt, model, tasks[i], args.batch_size, ProbeConfig(), cache, digest)
+            i: timed_probe(ckpt, model, tasks[i], args.batch_size, ProbeConfig(), cache, digest)
             for i in workers.my_jobs(costs)
         }
     gathered = workers.gather(results)
