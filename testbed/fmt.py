@@ -1,4 +1,5 @@
-"""Number and Markdown formatting shared by the testbed report and its Findings section."""
+"""Number formatting shared by the testbed report and its Findings section (tables:
+``dnapt.markdown``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,3 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def md_table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows]

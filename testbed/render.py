@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dnapt.markdown import md_table
 from testbed.findings import findings_markdown
-from testbed.fmt import duration, md_table, num, pm
+from testbed.fmt import duration, num, pm
 from testbed.plots import plot_bphb_vs_mcc, plot_loss_curves
 
 DAGGER = "†"
