@@ -26,7 +26,7 @@ import torch
 from data_prep.errors import print_error
 from data_prep.fasta import read_fasta
 from data_prep.sources import resolve
-from data_prep.vocab import Vocab, build_vocab
+from data_prep.vocab import BASES_ARRAY, Vocab, build_vocab
 from dnapt.cli import ConfigError, add_options, from_namespace, option
 from trainer.data import encode_windows
 from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker
@@ -63,9 +63,7 @@ def ecoli_windows(n: int, window: int, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
     codes = next(iter(read_fasta(resolve("ecoli_k12")))).codes
     starts = rng.integers(0, codes.size - window, n)
-    return [
-        np.frombuffer(b"ACGTN", np.uint8)[codes[s : s + window]].tobytes().decode() for s in starts
-    ]
+    return [BASES_ARRAY[codes[s : s + window]].tobytes().decode() for s in starts]
 
 
 def pack(vocab: Vocab, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

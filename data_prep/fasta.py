@@ -29,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.vocab_codes import BASES
+
 # byte -> code: A0 C1 G2 T3 N4; IUPAC ambiguity -> 5 (becomes N, counted); invalid -> 255.
 _CODE = np.full(256, 255, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGTN"):
+for _i, _b in enumerate(BASES.encode()):  # the base order every stage uses
     _CODE[_b] = _i
     _CODE[_b + 32] = _i
 for _b in b"RYSWKMBDHV":
