@@ -121,15 +121,30 @@ def _choices(f: dataclasses.Field, tp: Any) -> tuple[Any, ...] | None:
     return typing.get_args(tp) if typing.get_origin(tp) is Literal else None
 
 
+def _nested_default(f: dataclasses.Field, base: Any) -> Any:
+    """The instance whose values are a nested config's defaults: the parent's, or an explicit
+    default instance (``inner: Inner = Inner(kind="b")``); None: the nested class's own field
+    defaults (a ``default_factory`` means just those, before any ``__post_init__`` resolution)."""
+    if base is not None:
+        return getattr(base, f.name)
+    return None if f.default is MISSING else f.default
+
+
 def add_options(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type, title: str | None = None
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    title: str | None = None,
+    base: Any = None,
 ) -> None:
-    """Register every CLI field of ``cls`` (nested configs flattened, in their own group)."""
+    """Register every CLI field of ``cls`` (nested configs flattened, in their own group).
+
+    ``base``: the instance whose values are the defaults (a nested field's declared default, such
+    as ``inner: Inner = Inner(kind="b")``, overrides the nested class's own)."""
     group = parser.add_argument_group(title) if title else parser
     for f in dataclasses.fields(cls):
         tp, _ = _unoptional(_hints(cls)[f.name])
         if _is_config(tp):
-            add_options(parser, tp, title=f.name)
+            add_options(parser, tp, title=f.name, base=_nested_default(f, base))
             continue
         m = _meta(f)
         if not m["cli"]:
@@ -139,8 +154,8 @@ def add_options(
             raise TypeError(f"{cls.__name__}.{f.name}: another option already has this name")
         kw: dict[str, Any] = {"dest": f.name, "help": _escaped(m["help"])}
         names = m["flags"] or (flag_of(f),)
-        required = f.default is MISSING and f.default_factory is MISSING
-        default = None if required else _default(f)
+        required = base is None and f.default is MISSING and f.default_factory is MISSING
+        default = getattr(base, f.name) if base is not None else None if required else _default(f)
         item = _item_type(tp)
         if item is not None:  # repeatable: `--x a b` and `--x a --x b`; a positional: `a b`
             # Numbers also come comma-separated (`--sizes 64,128`): split in from_namespace.
@@ -203,24 +218,28 @@ def check_value(f: dataclasses.Field, value: Any, where: str) -> None:
         raise ConfigError(f"{where} {value!r}: must be one of {', '.join(map(str, m['choices']))}")
 
 
-def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
-    """The typed, range-checked config from arguments registered by ``add_options``."""
+def from_namespace(cls: type, ns: argparse.Namespace, base: Any = None) -> Any:
+    """The typed, range-checked config from arguments registered by ``add_options`` (with the
+    same ``base``: fields that are no option keep its values, or the class defaults)."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         tp, _ = _unoptional(_hints(cls)[f.name])
         if _is_config(tp):
-            values[f.name] = from_namespace(tp, ns)
+            values[f.name] = from_namespace(tp, ns, _nested_default(f, base))
         elif _meta(f)["cli"] and hasattr(ns, f.name):
             value = getattr(ns, f.name)
             item = _item_type(tp)
             if item is not None:  # argparse extends lists; None or [] -> the default
-                value = _items(item, value, flag_of(f)) if value else _default(f)
+                if value:
+                    value = _items(item, value, flag_of(f))
+                else:
+                    value = getattr(base, f.name) if base is not None else _default(f)
                 for v in value:
                     check_value(f, v, flag_of(f))
             else:
                 check_value(f, value, flag_of(f))
             values[f.name] = value
-    return cls(**values)
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
 def _items(item: type, tokens: list[Any], flag: str) -> tuple[Any, ...]:

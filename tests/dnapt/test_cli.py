@@ -165,3 +165,21 @@ def test_percent_in_help_upper_bounds_and_name_clashes(capsys: pytest.CaptureFix
         from_namespace(Clash, p.parse_args(["--fasta", "x", "--batch-size", "1000"]))
     with pytest.raises(TypeError, match="Clash.batch_size: another option already has this name"):
         add_options(argparse.ArgumentParser(), Twice)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    kind: Literal["a", "b"] = option("a", help="which kind")
+    hidden: int = 1  # no option: kept from the parent's default instance
+
+
+@dataclass(frozen=True)
+class Parent:
+    knobs: Knobs = Knobs(kind="b", hidden=7)
+
+
+def test_a_nested_default_instance_is_the_default() -> None:
+    p = argparse.ArgumentParser()
+    add_options(p, Parent)
+    assert from_namespace(Parent, p.parse_args([])) == Parent()
+    assert from_namespace(Parent, p.parse_args(["--kind", "a"])).knobs == Knobs("a", 7)
