@@ -41,7 +41,10 @@ def shard_command(recipe: Recipe, shards: Path, overwrite: bool) -> list[str]:
 
 
 def verify_command(shards: Path) -> list[str]:
-    return [*python(), str(ROOT / "data_prep" / "shard.py"), "verify", str(shards)]
+    from data_prep.verify import VerifyConfig
+
+    cfg = VerifyConfig(dir=str(shards))
+    return [*python(), str(ROOT / "data_prep" / "shard.py"), "verify", *to_argv(cfg)]
 
 
 def analysis_command(recipe: Recipe, shards: Path, out: Path) -> list[str]:
@@ -121,8 +124,10 @@ def train_command(
 
 
 def suite_command(recipe: Recipe, out: Path) -> list[str]:
-    cmd = [*python(), str(ROOT / "eval" / "make_task.py"), "--suite", str(recipe.eval.suite)]
-    return [*cmd, "--out", str(out), "--overwrite"]
+    from eval.config import MakeTaskConfig
+
+    cfg = MakeTaskConfig(out=out, suite=recipe.eval.suite, overwrite=True)
+    return [*python(), str(ROOT / "eval" / "make_task.py"), *to_argv(cfg)]
 
 
 def audit_command(recipe: Recipe, out: Path, suite_dir: Path | None = None) -> list[str]:
