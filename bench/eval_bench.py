@@ -26,9 +26,8 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForMaskedLM
 
-from data_prep.errors import print_error
 from data_prep.vocab import PAD_ID, build_vocab
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import add_options, option, parse_config
 from eval.benchmark import discover_tasks, load_task, resolve_benchmark
 from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
 from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
@@ -127,10 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = from_namespace(EvalBenchConfig, build_parser().parse_args(argv))
-    except ConfigError as e:
-        print_error("bench/eval_bench.py", e)
+    args = parse_config(EvalBenchConfig, build_parser(), argv)
+    if args is None:
         return 2
 
     t_start = time.perf_counter()

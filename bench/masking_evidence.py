@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_prep.errors import print_error
 from data_prep.fasta import read_fasta
 from data_prep.sources import resolve
 from data_prep.vocab import BASES_ARRAY, Vocab, build_vocab
 from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.errors import print_error
 from trainer.data import encode_windows
 from trainer.masking import STRATEGIES, Masker, MaskingConfig, build_masker
 from trainer.run_record import METRICS_FILE, ValRecord, read_metrics

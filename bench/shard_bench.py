@@ -35,8 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.errors import print_error
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import add_options, option, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ["ecoli_k12", "scerevisiae_s288c", "hg38_chr2_slice"]  # data_prep.sources.DEMO_CORPUS
@@ -219,11 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = build_parser()
-    try:
-        a = from_namespace(ShardBenchConfig, p.parse_args(argv))
-    except ConfigError as e:
-        print_error(p.prog, e)
+    a = parse_config(ShardBenchConfig, build_parser(), argv)
+    if a is None:
         return 2
     if a.child:
         kind, *args = json.loads(a.child)

@@ -24,8 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.errors import print_error
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import add_options, option, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
@@ -85,11 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = build_parser()
-    try:
-        a = from_namespace(StartupBenchConfig, p.parse_args(argv))
-    except ConfigError as e:
-        print_error(p.prog, e)
+    a = parse_config(StartupBenchConfig, build_parser(), argv)
+    if a is None:
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"after": ROOT}

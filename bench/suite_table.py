@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from data_prep.errors import print_error
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import add_options, option, parse_config
 from dnapt.markdown import md_table
 from eval.audit import main as audit_main
 from eval.baselines import BaselineConfig, run_baselines
@@ -42,11 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = build_parser()
-    try:
-        a = from_namespace(SuiteTableConfig, p.parse_args(argv))
-    except ConfigError as e:
-        print_error(p.prog, e)
+    a = parse_config(SuiteTableConfig, build_parser(), argv)
+    if a is None:
         return 2
     torch.set_num_threads(1)
     out = Path(a.out)

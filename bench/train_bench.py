@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from data_prep.errors import print_error
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import add_options, option, parse_config
 from trainer.data import (
     MlmCollator,
     TrainStream,
@@ -292,11 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        args = from_namespace(TrainBenchConfig, build_parser().parse_args(argv))
-    except ConfigError as e:
-        print_error("python bench/train_bench.py", e)
-        raise SystemExit(2) from None
+    args = parse_config(TrainBenchConfig, build_parser(), argv)
+    if args is None:
+        raise SystemExit(2)
 
     init_distributed(timeout_s=60)
     if args.threads:

@@ -22,7 +22,6 @@ import dataclasses
 import os
 import sys
 
-from data_prep.errors import print_error
 from data_prep.sources import SourceError, benchmark_root
 from data_prep.vocab import VocabError, VocabSpec
 from data_prep.vocab_bench import AnalyzeError, benchmark_lengths, load_benchmark
@@ -30,6 +29,7 @@ from data_prep.vocab_render import print_tables, write_report
 from data_prep.vocab_report import AnalyzeConfig, analyze, open_shard_dir
 from data_prep.writers import ShardFormatError
 from dnapt.cli import ConfigError, add_options, from_namespace
+from dnapt.errors import print_error
 
 __all__ = [
     "AnalyzeConfig",

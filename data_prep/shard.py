@@ -18,7 +18,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from data_prep.errors import print_error
 from data_prep.fasta import FastaError
 from data_prep.remote import RemoteError
 from data_prep.shard_config import ShardConfig, ShardError, build_parser, config_from_args
@@ -26,6 +25,7 @@ from data_prep.shard_pipeline import run_shard
 from data_prep.shard_summary import print_summary
 from data_prep.sources import SourceError
 from data_prep.vocab import VocabError
+from dnapt.errors import print_error
 
 __all__ = ["ShardConfig", "ShardError", "build_parser", "config_from_args", "main", "run_shard"]
 

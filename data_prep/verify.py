@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.errors import print_error
 from data_prep.fasta import FastaError, read_fasta
 from data_prep.manifest import Manifest, ManifestError
 from data_prep.paths import UnsafePathError, contained, plain_name
@@ -28,6 +27,7 @@ from data_prep.vocab import BASES_ARRAY, load_vocab
 from data_prep.windows import SPLITS
 from data_prep.writers import ShardFormatError, read_samples
 from dnapt.cli import add_options, from_namespace, option
+from dnapt.errors import print_error
 from dnapt.hashing import sha256_file
 
 

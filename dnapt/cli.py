@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from dnapt.errors import print_error
+
 MISSING = dataclasses.MISSING
 _META = "dnapt"
 
@@ -354,3 +356,15 @@ def to_dict(config: Any) -> dict[str, Any]:
         return str(v) if isinstance(v, Path) else v
 
     return plain(config)
+
+
+def parse_config(cls: type, parser: argparse.ArgumentParser, argv: list[str] | None) -> Any:
+    """``argv`` parsed into ``cls`` by ``parser`` (built with ``add_options(parser, cls)``).
+
+    argparse exits 2 on a syntax error; a range error is printed as one line
+    ``PROG: error: --flag value: ...`` and gives None, on which the caller exits 2."""
+    try:
+        return from_namespace(cls, parser.parse_args(argv))
+    except ConfigError as e:
+        print_error(parser.prog, e)
+        return None

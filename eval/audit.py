@@ -22,7 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from data_prep.errors import print_error
+from dnapt.errors import print_error
 from dnapt.markdown import md_table
 from eval.baselines import run_baselines
 from eval.benchmark import (

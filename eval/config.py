@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from data_prep.errors import print_error
 from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.errors import print_error
 from eval.baselines import BaselineConfig
 from eval.benchmark import IUPAC_POLICIES
 from eval.cache import default_cache_dir

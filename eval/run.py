@@ -28,7 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from data_prep.errors import print_error
+from dnapt.errors import print_error
 from eval.assemble import assemble
 from eval.benchmark import BenchmarkError, Task, load_task, resolve_benchmark, select_tasks
 from eval.config import RunConfig, parse_config

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from data_prep.errors import print_error
 from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.errors import print_error
 from testbed.layout import (
     TestbedError,
     layout_for,

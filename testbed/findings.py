@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_prep.errors import print_error
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import add_options, option, parse_config
 from testbed.fmt import pm
 
 SUPPORTED = "supported"
@@ -240,11 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import sys
 
-    p = build_parser()
-    try:
-        args = from_namespace(FindingsConfig, p.parse_args(argv))
-    except ConfigError as e:
-        print_error(p.prog, e)
+    args = parse_config(FindingsConfig, build_parser(), argv)
+    if args is None:
         return 2
     path = args.results / "testbed.json"
     try:

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel
 
-from data_prep.errors import print_error
 from data_prep.vocab import load_vocab
 from dnapt.cli import add_options, from_namespace, option
+from dnapt.errors import print_error
 from trainer.checkpoint import (
     TAG_RE,
     CheckpointError,

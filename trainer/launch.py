@@ -22,8 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_prep.errors import print_error
 from dnapt.cli import add_options, from_namespace, option
+from dnapt.errors import print_error
 from trainer.config import ConfigError, build_parser, config_from_namespace
 
 RUN_PY = Path(__file__).resolve().parent / "run.py"

@@ -15,7 +15,7 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-from data_prep.errors import print_error
+from dnapt.errors import print_error
 from trainer.bphb import VAL_MASKING
 from trainer.checkpoint import (
     TAG_RE,

@@ -18,7 +18,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from data_prep.errors import print_error
+from dnapt.errors import print_error
 from trainer.config import ConfigError, TrainConfig, parse_args
 
 if TYPE_CHECKING:  # torch, transformers and deepspeed load only after the arguments parse

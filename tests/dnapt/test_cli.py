@@ -183,3 +183,13 @@ def test_a_nested_default_instance_is_the_default() -> None:
     add_options(p, Parent)
     assert from_namespace(Parent, p.parse_args([])) == Parent()
     assert from_namespace(Parent, p.parse_args(["--kind", "a"])).knobs == Knobs("a", 7)
+
+
+def test_parse_config_prints_a_range_error_as_one_line(capsys: pytest.CaptureFixture) -> None:
+    from dnapt.cli import parse_config
+
+    p = argparse.ArgumentParser(prog="prog")
+    add_options(p, Outer)
+    assert parse_config(Outer, p, ["--out", "x"]) == Outer(Path("x"))
+    assert parse_config(Outer, p, ["--out", "x", "--steps", "0"]) is None
+    assert capsys.readouterr().err == "prog: error: --steps 0: must be > 0\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_prep.errors import one_line, print_error
+from dnapt.errors import one_line, print_error
 
 
 def test_long_message_stays_on_one_line(capsys) -> None:
