@@ -27,7 +27,7 @@ import torch
 from transformers import AutoConfig, AutoModelForMaskedLM
 
 from data_prep.vocab import PAD_ID, build_vocab
-from dnapt.cli import add_options, option, parse_config
+from dnapt.cli import command_parser, option, parse_config
 from eval.benchmark import discover_tasks, load_task, resolve_benchmark
 from eval.cache import EmbeddingCache, checkpoint_digest, embedding_key
 from eval.encoder import build_encoder, embed, load_checkpoint, tokenize
@@ -116,13 +116,12 @@ class EvalBenchConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The eval_bench CLI, generated from ``EvalBenchConfig``."""
-    p = argparse.ArgumentParser(
+    return command_parser(
+        EvalBenchConfig,
         prog="bench/eval_bench.py",
         description="Probe time of a bert-tiny checkpoint over every task of the benchmark "
         "(full train sets) and embedding sequences/s; JSON lines on stdout.",
     )
-    add_options(p, EvalBenchConfig)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

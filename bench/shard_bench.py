@@ -35,7 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnapt.cli import add_options, option, parse_config
+from dnapt.cli import command_parser, option, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ["ecoli_k12", "scerevisiae_s288c", "hg38_chr2_slice"]  # data_prep.sources.DEMO_CORPUS
@@ -212,9 +212,9 @@ class ShardBenchConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The shard_bench CLI, generated from ``ShardBenchConfig``."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    add_options(p, ShardBenchConfig)
-    return p
+    return command_parser(
+        ShardBenchConfig, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnapt.cli import add_options, option, parse_config
+from dnapt.cli import command_parser, option, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
@@ -78,9 +78,9 @@ class StartupBenchConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The startup_bench CLI, generated from ``StartupBenchConfig``."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    add_options(p, StartupBenchConfig)
-    return p
+    return command_parser(
+        StartupBenchConfig, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

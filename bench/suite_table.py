@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from dnapt.cli import add_options, option, parse_config
+from dnapt.cli import command_parser, option, parse_config
 from dnapt.markdown import md_table
 from eval.audit import main as audit_main
 from eval.baselines import BaselineConfig, run_baselines
@@ -35,9 +35,7 @@ class SuiteTableConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The suite_table CLI, generated from ``SuiteTableConfig``."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_options(p, SuiteTableConfig)
-    return p
+    return command_parser(SuiteTableConfig, description=__doc__.splitlines()[0])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dnapt.cli import add_options, option, parse_config
+from dnapt.cli import command_parser, option, parse_config
 from trainer.data import (
     MlmCollator,
     TrainStream,
@@ -283,11 +283,9 @@ class TrainBenchConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The train_bench CLI, generated from ``TrainBenchConfig``."""
-    p = argparse.ArgumentParser(
-        prog="python bench/train_bench.py", description=__doc__.split("\n")[0]
+    return command_parser(
+        TrainBenchConfig, prog="python bench/train_bench.py", description=__doc__.split("\n")[0]
     )
-    add_options(p, TrainBenchConfig)
-    return p
 
 
 def main(argv: list[str] | None = None) -> None:

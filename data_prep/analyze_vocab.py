@@ -28,7 +28,7 @@ from data_prep.vocab_bench import AnalyzeError, benchmark_lengths, load_benchmar
 from data_prep.vocab_render import print_tables, write_report
 from data_prep.vocab_report import AnalyzeConfig, analyze, open_shard_dir
 from data_prep.writers import ShardFormatError
-from dnapt.cli import ConfigError, add_options, from_namespace
+from dnapt.cli import ConfigError, command_parser, from_namespace
 from dnapt.errors import print_error
 
 __all__ = [
@@ -59,15 +59,14 @@ def checked_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI, generated from ``AnalyzeConfig``."""
-    p = argparse.ArgumentParser(
+    return command_parser(
+        AnalyzeConfig,
         prog="python data_prep/analyze_vocab.py",
         description="Measure every vocabulary of a shard directory (usage, compression, Zipf fit, "
         "entropy, segmentation robustness, train-vs-val divergence, benchmark lengths in tokens) "
         "and write vocab_report.json, vocab_report.md and PNG plots. Definitions: "
         "docs/vocab-report.md.",
     )
-    add_options(p, AnalyzeConfig)
-    return p
 
 
 def config_from_args(a: argparse.Namespace) -> AnalyzeConfig:

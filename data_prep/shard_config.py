@@ -16,7 +16,7 @@ from data_prep.manifest import ShardParams
 from data_prep.remote import default_local_dir, is_remote
 from data_prep.sources import DEMO_CORPUS
 from data_prep.windows import WindowConfig
-from dnapt.cli import add_options, from_namespace, option
+from dnapt.cli import command_parser, from_namespace, option
 
 DEFAULT_VOCABS = "char,kmer6-overlap,kmer6-disjoint,bpe-4096"
 PROG = "python data_prep/shard.py"
@@ -116,14 +116,13 @@ class ShardConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The shard CLI, generated from ``ShardConfig``'s fields."""
-    p = argparse.ArgumentParser(
+    return command_parser(
+        ShardConfig,
         prog=PROG,
         description="Shard FASTA genomes into tokenized, zstd-compressed MDS datasets, one per "
         "vocabulary, over identical base windows. 'python data_prep/shard.py verify DIR' checks "
         "a finished directory.",
     )
-    add_options(p, ShardConfig)
-    return p
 
 
 def config_from_args(a: argparse.Namespace) -> ShardConfig:

@@ -26,7 +26,7 @@ from data_prep.sources import SourceError, resolve
 from data_prep.vocab import BASES_ARRAY, load_vocab
 from data_prep.windows import SPLITS
 from data_prep.writers import ShardFormatError, read_samples
-from dnapt.cli import add_options, from_namespace, option
+from dnapt.cli import command_parser, from_namespace, option
 from dnapt.errors import print_error
 from dnapt.hashing import sha256_file
 
@@ -196,13 +196,12 @@ class VerifyConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The verify CLI, generated from ``VerifyConfig``."""
-    p = argparse.ArgumentParser(
+    return command_parser(
+        VerifyConfig,
         prog="python data_prep/shard.py verify",
         description="Verify a shard directory: hashes, counts, identical windows across "
         "vocabularies, train/val disjointness, and decoding of sampled windows against the FASTA.",
     )
-    add_options(p, VerifyConfig)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

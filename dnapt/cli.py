@@ -358,6 +358,13 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(config)
 
 
+def command_parser(cls: type, **kwargs: Any) -> argparse.ArgumentParser:
+    """The command line of ``cls``: ``argparse.ArgumentParser(**kwargs)`` with its options."""
+    parser = argparse.ArgumentParser(**kwargs)
+    add_options(parser, cls)
+    return parser
+
+
 def parse_config(cls: type, parser: argparse.ArgumentParser, argv: list[str] | None) -> Any:
     """``argv`` parsed into ``cls`` by ``parser`` (built with ``add_options(parser, cls)``).
 

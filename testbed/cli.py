@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import ConfigError, command_parser, from_namespace, option
 from dnapt.errors import print_error
 from testbed.layout import (
     TestbedError,
@@ -75,15 +75,14 @@ class RecipeRunConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    return command_parser(
+        RecipeRunConfig,
         prog="python -m testbed",
         description="Run a vocabulary x masking recipe end to end: shard, analyse, audit, train "
         "every valid cell with the same budget in bases, score the exports, and write "
         "RESULTS/testbed.{json,md} and plots. Reruns skip finished work. Recipe schema: "
         "docs/testbed.md.",
     )
-    add_options(p, RecipeRunConfig)
-    return p
 
 
 def recipe_path(arg: str) -> Path:

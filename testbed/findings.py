@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dnapt.cli import add_options, option, parse_config
+from dnapt.cli import command_parser, option, parse_config
 from testbed.fmt import pm
 
 SUPPORTED = "supported"
@@ -225,13 +225,12 @@ class FindingsConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The findings CLI, generated from ``FindingsConfig``."""
-    p = argparse.ArgumentParser(
+    return command_parser(
+        FindingsConfig,
         prog="python -m testbed.findings",
         description="Print the Findings section (claims, measured figures, verdicts) of a "
         "testbed results folder, recomputed from its testbed.json.",
     )
-    add_options(p, FindingsConfig)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnapt.cli import add_options, from_namespace, option
+from dnapt.cli import command_parser, from_namespace, option
 from dnapt.errors import print_error
 from trainer.config import ConfigError, build_parser, config_from_namespace
 
@@ -77,14 +77,13 @@ class Launch:
 
 
 def build_launch_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    return command_parser(
+        LaunchConfig,
         prog="bash launch.sh train",
         description="Launch trainer/run.py with DeepSpeed on one machine, an ssh cluster "
         "(--hostfile) or one node of a cluster without ssh (--nnodes/--node-rank/--master-addr). "
         "Trainer arguments follow '--' (see: python trainer/run.py --help).",
     )
-    add_options(p, LaunchConfig)
-    return p
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -193,3 +193,11 @@ def test_parse_config_prints_a_range_error_as_one_line(capsys: pytest.CaptureFix
     assert parse_config(Outer, p, ["--out", "x"]) == Outer(Path("x"))
     assert parse_config(Outer, p, ["--out", "x", "--steps", "0"]) is None
     assert capsys.readouterr().err == "prog: error: --steps 0: must be > 0\n"
+
+
+def test_command_parser_is_the_config_s_command_line() -> None:
+    from dnapt.cli import command_parser
+
+    p = command_parser(Outer, prog="prog", description="d")
+    assert p.prog == "prog" and p.description == "d"
+    assert from_namespace(Outer, p.parse_args(["--out", "x", "--fast"])).fast
