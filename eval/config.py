@@ -12,12 +12,11 @@ Stdlib + light eval modules only: ``--help`` and argument errors must not load t
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dnapt.cli import ConfigError, add_options, from_namespace, option
+from dnapt.cli import ConfigError, command_parser, from_namespace, option
 from dnapt.errors import print_error
 from eval.baselines import BaselineConfig
 from eval.benchmark import IUPAC_POLICIES
@@ -157,8 +156,7 @@ def parse_config(
 ) -> Any:
     """Parse ``argv`` into ``cls``: argparse exits 2 on syntax errors, and a range error is one
     line naming the flag (``SCRIPT: error: --flag value: ...``), also exit 2."""
-    parser = argparse.ArgumentParser(prog=prog or script, description=description)
-    add_options(parser, cls)
+    parser = command_parser(cls, prog=prog or script, description=description)
     try:
         return from_namespace(cls, parser.parse_args(argv))
     except ConfigError as e:

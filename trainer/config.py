@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dnapt.cli import ConfigError, add_options, from_namespace, option, to_dict
+from dnapt.cli import ConfigError, command_parser, from_namespace, option, to_dict
 from trainer.masking_config import MaskingConfig
 
 __all__ = ["ConfigError", "TrainConfig", "build_parser", "config_from_namespace", "parse_args"]
@@ -99,12 +99,12 @@ class TrainConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The trainer CLI (also used by ``trainer.launch`` to check arguments before launching)."""
-    p = argparse.ArgumentParser(
+    p = command_parser(
+        TrainConfig,
         prog="trainer/run.py",
         description="Train a BERT-style DNA masked-LM with DeepSpeed on dnapt shards. Run it under "
         "`deepspeed`, `torchrun`, `bash launch.sh train` or plain `python` (one process).",
     )
-    add_options(p, TrainConfig)
     # Passed by the deepspeed launcher; the trainer reads LOCAL_RANK from the environment instead.
     p.add_argument("--local_rank", type=int, default=-1, help=argparse.SUPPRESS)
     return p

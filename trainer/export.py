@@ -10,7 +10,6 @@ weights); a ZeRO-0 run's module weights are already whole.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -21,7 +20,7 @@ import torch
 from transformers import AutoConfig, AutoModelForMaskedLM, PreTrainedModel
 
 from data_prep.vocab import load_vocab
-from dnapt.cli import add_options, from_namespace, option
+from dnapt.cli import command_parser, from_namespace, option
 from dnapt.errors import print_error
 from trainer.checkpoint import (
     TAG_RE,
@@ -144,12 +143,12 @@ class ExportConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = command_parser(
+        ExportConfig,
         prog="python trainer/export.py",
         description="Export a dnapt run's checkpoint as a Hugging Face model (safetensors + "
         "tokenizer), consolidating ZeRO partitions.",
     )
-    add_options(p, ExportConfig)
     cfg = from_namespace(ExportConfig, p.parse_args(argv))
     try:
         out = export_run(cfg.run, cfg.tag, cfg.out)
