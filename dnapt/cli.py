@@ -365,13 +365,16 @@ def command_parser(cls: type, **kwargs: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(cls: type, parser: argparse.ArgumentParser, argv: list[str] | None) -> Any:
+def parse_config(
+    cls: type, parser: argparse.ArgumentParser, argv: list[str] | None, name: str | None = None
+) -> Any:
     """``argv`` parsed into ``cls`` by ``parser`` (built with ``add_options(parser, cls)``).
 
     argparse exits 2 on a syntax error; a range error is printed as one line
-    ``PROG: error: --flag value: ...`` and gives None, on which the caller exits 2."""
+    ``NAME: error: --flag value: ...`` (NAME: the parser's prog unless given) and gives None, on
+    which the caller exits 2."""
     try:
         return from_namespace(cls, parser.parse_args(argv))
     except ConfigError as e:
-        print_error(parser.prog, e)
+        print_error(name or parser.prog, e)
         return None

@@ -32,7 +32,7 @@ from eval.benchmark import (
     resolve_benchmark,
     select_tasks,
 )
-from eval.config import AuditConfig, parse_config
+from eval.config import AuditConfig, parse_or_exit
 from eval.contracts import AuditResult, CuratedList
 from eval.dedup import exact_duplicates, label_conflicts, leaked_test_rows, near_duplicates
 from eval.metrics import bootstrap_indices, bootstrap_mcc, percentile_ci
@@ -220,7 +220,7 @@ def write_outputs(
 
 def parse_args(argv: list[str] | None = None) -> AuditConfig:
     """The audit's typed config (argument and range errors: one line, exit 2)."""
-    return parse_config(
+    return parse_or_exit(
         AuditConfig,
         "eval/audit.py",
         "Audit benchmark tasks (leaks, duplicates, shortcuts, saturation, test size) and write "

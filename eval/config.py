@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dnapt.cli import ConfigError, command_parser, from_namespace, option
-from dnapt.errors import print_error
+from dnapt.cli import ConfigError, command_parser, option, parse_config
 from eval.baselines import BaselineConfig
 from eval.benchmark import IUPAC_POLICIES
 from eval.cache import default_cache_dir
@@ -27,7 +26,7 @@ from eval.finetune import FinetuneConfig
 from eval.probe import ProbeConfig
 from eval.verdict import AuditThresholds
 
-__all__ = ["AuditConfig", "ConfigError", "MakeTaskConfig", "RunConfig", "parse_config"]
+__all__ = ["AuditConfig", "ConfigError", "MakeTaskConfig", "RunConfig", "parse_or_exit"]
 
 PROTOCOLS = ("probe", "finetune")
 BENCHMARK_HELP = "benchmark dir (default: $DNAPT_DATA_MIRROR/benchmark)"
@@ -151,14 +150,13 @@ class MakeTaskConfig:
             raise ConfigError("give spec files or --suite NAME (one of the two)")
 
 
-def parse_config(
+def parse_or_exit(
     cls: type, script: str, description: str, argv: list[str] | None, prog: str | None = None
 ) -> Any:
-    """Parse ``argv`` into ``cls``: argparse exits 2 on syntax errors, and a range error is one
-    line naming the flag (``SCRIPT: error: --flag value: ...``), also exit 2."""
+    """``argv`` parsed into ``cls``; any argument error exits 2, a range error after one line
+    naming the flag (``SCRIPT: error: --flag value: ...``)."""
     parser = command_parser(cls, prog=prog or script, description=description)
-    try:
-        return from_namespace(cls, parser.parse_args(argv))
-    except ConfigError as e:
-        print_error(script, e)
-        raise SystemExit(2) from None
+    cfg = parse_config(cls, parser, argv, name=script)
+    if cfg is None:
+        raise SystemExit(2)
+    return cfg

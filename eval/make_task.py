@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from data_prep.fasta import FastaError
-from eval.config import MakeTaskConfig, parse_config
+from eval.config import MakeTaskConfig, parse_or_exit
 from eval.tasks.annotation import AnnotationError
 from eval.tasks.build import BuildError, build_task
 from eval.tasks.spec import SpecError, load_spec
@@ -37,7 +37,7 @@ def suite_specs(name: str) -> list[Path]:
 
 def parse_args(argv: list[str] | None = None) -> MakeTaskConfig:
     """The build's typed config (argument errors: one line, exit 2)."""
-    return parse_config(
+    return parse_or_exit(
         MakeTaskConfig,
         "eval/make_task.py",
         "Build benchmark tasks (sequence,label CSVs + BED provenance + task.json) from a genome "

@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dnapt.errors import print_error
 from eval.assemble import assemble
 from eval.benchmark import BenchmarkError, Task, load_task, resolve_benchmark, select_tasks
-from eval.config import RunConfig, parse_config
+from eval.config import RunConfig, parse_or_exit
 from eval.encoder import Checkpoint, CheckpointError, load_checkpoint
 from eval.report import print_table, wide_console, write_report
 from eval.runner import Runner, job_cost, plan_jobs
@@ -41,7 +41,7 @@ __all__ = ["RunConfig", "load_inputs", "main", "parse_args"]
 
 def parse_args(argv: list[str] | None = None) -> RunConfig:
     """The run's typed config (argument and range errors: one line, exit 2)."""
-    return parse_config(
+    return parse_or_exit(
         RunConfig,
         "eval/run.py",
         "Score Hugging Face MLM checkpoints on benchmark tasks (probe or fine-tune, several "
