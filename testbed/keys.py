@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +82,10 @@ def benchmark_path(recipe: Recipe, suite_dir: Path | None = None) -> Path | None
         return suite_dir
     if recipe.eval.benchmark is not None:
         return recipe.eval.benchmark
-    mirror = os.environ.get("DNAPT_DATA_MIRROR")
-    return Path(mirror) / "benchmark" if mirror else None
+    from data_prep.sources import mirror_root
+
+    mirror = mirror_root()
+    return mirror / "benchmark" if mirror else None
 
 
 def settings(config: Any, owned: tuple[str, ...]) -> dict[str, Any]:
